@@ -1,0 +1,22 @@
+#include "daemon/event_bus.hpp"
+
+#include "protocol/connect_procs.hpp"
+#include "rpc/server.hpp"
+#include "xdr/codec.hpp"
+
+namespace splitvirt::daemon {
+
+void EventBus::domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail) {
+  if (!server_) return;
+  server_->forEachClient([dom, event, detail](rpc::ConnContext& ctx) {
+    std::lock_guard lk(ctx.eventsMutex);
+    for (auto& [id, reg] : ctx.domainEvents) {
+      if (reg.eventId != 0) continue;
+      if (reg.domainFilter && *reg.domainFilter != dom.uuid) continue;
+      protocol::DomainEventCallbackLifecycleMsg m{id, dom, event, detail};
+      if (ctx.sendMessage) ctx.sendMessage(protocol::kProcDomainEventCallbackLifecycle, xdr::encodeToString(m));
+    }
+  });
+}
+
+}  // namespace splitvirt::daemon

@@ -1,0 +1,2 @@
+// The one compiled instance of Asio (BOOST_ASIO_SEPARATE_COMPILATION).
+#include <boost/asio/impl/src.hpp>

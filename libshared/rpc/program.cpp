@@ -1,0 +1,40 @@
+#include "rpc/program.hpp"
+
+namespace splitvirt::rpc {
+
+namespace {
+// Procedures a client may call before CONNECT_OPEN (auth and feature probes).
+bool allowedBeforeOpen(int n) {
+  switch (n) {
+    case 1:    // CONNECT_OPEN
+    case 60:   // CONNECT_SUPPORTS_FEATURE
+    case 66:   // AUTH_LIST
+    case 67: case 68: case 69:  // AUTH_SASL_*
+    case 70:   // AUTH_POLKIT
+    case 2:    // CONNECT_CLOSE
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+Result<const Entry*> Program::route(const ConnContext& ctx, int number) const {
+  const protocol::ProcInfo* info = protocol::findRemoteProc(number);
+  if (!info || info->isEvent)
+    return Error::rpc(ErrorDomain::Rpc, "unknown procedure: " + std::to_string(number));
+  if (!ctx.opened && !allowedBeforeOpen(number))
+    return Error::internal(ErrorDomain::Rpc, "hypervisor connection not open");
+  if (ctx.readonly && info->deniedReadOnly) {
+    ErrorDomain d = info->family == protocol::Family::Domain    ? ErrorDomain::Domain
+                    : info->family == protocol::Family::Network ? ErrorDomain::Network
+                    : info->family == protocol::Family::Storage ? ErrorDomain::Storage
+                                                                : ErrorDomain::None;
+    return Error::operationDenied(d, "read only access prevents " + std::string(info->api));
+  }
+  const Entry* e = find(number);
+  if (!e) return Error::noSupport(driverDomain_, std::string(info->api));
+  return e;
+}
+
+}  // namespace splitvirt::rpc

@@ -1,0 +1,70 @@
+// The dispatch table of one RPC program. Handlers are bound per typed
+// procedure; the template decodes args and encodes the return with the
+// generic XDR codec, so there are no hand-written per-call bodies. A
+// procedure nobody bound answers NO_SUPPORT automatically.
+#pragma once
+
+#include "protocol/proc.hpp"
+#include "rpc/conn_context.hpp"
+#include "util/error.hpp"
+#include "xdr/codec.hpp"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace splitvirt::rpc {
+
+// Appends the encoded return value to `out` or returns the error.
+using RawHandler = std::function<Result<void>(ConnContext&, std::string_view payload, std::string& out)>;
+
+struct Entry {
+  RawHandler handler;
+  bool blocking = false;
+};
+
+class Program {
+ public:
+  explicit Program(ErrorDomain driverDomain) : driverDomain_(driverDomain) {
+    entries_.resize(protocol::kRemoteProcMax + 1);
+  }
+
+  // Handler: Result<Ret>(ConnContext&, Args&&). Checked at compile time.
+  template <class A, class R, class F>
+  void bind(const protocol::Proc<A, R>& proc, F&& fn) {
+    static_assert(std::is_invocable_r_v<Result<R>, F&, ConnContext&, A&&>,
+                  "handler must be Result<Ret>(ConnContext&, Args&&)");
+    entries_[static_cast<size_t>(proc.number)] = Entry{
+        [fn = std::forward<F>(fn), domain = driverDomain_](ConnContext& ctx, std::string_view payload,
+                                                           std::string& out) -> Result<void> {
+          A args{};
+          if (!xdr::decodeFromBytes(payload.data(), payload.size(), args))
+            return Error::rpc(ErrorDomain::Rpc, "Unable to decode message payload");
+          Result<R> r = fn(ctx, std::move(args));
+          if (!r) return r.error();
+          xdr::Writer w(out);
+          xdr::encode(w, *r);
+          return {};
+        },
+        proc.blocking};
+  }
+
+  const Entry* find(int number) const {
+    if (number < 1 || number > protocol::kRemoteProcMax) return nullptr;
+    const Entry& e = entries_[static_cast<size_t>(number)];
+    return e.handler ? &e : nullptr;
+  }
+  ErrorDomain driverDomain() const { return driverDomain_; }
+
+  // Connection-level rules applied before any handler (protocol.md 2.4):
+  // calls before CONNECT_OPEN, read-only refusal, unknown procedures.
+  // Returns the entry to run, or the error to answer with.
+  Result<const Entry*> route(const ConnContext& ctx, int number) const;
+
+ private:
+  ErrorDomain driverDomain_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace splitvirt::rpc

@@ -1,0 +1,470 @@
+#include "rpc/server.hpp"
+
+#include "protocol/header.hpp"
+#include "protocol/remote_types.hpp"
+#include "util/log.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using Socket = asio::local::stream_protocol::socket;
+using Acceptor = asio::local::stream_protocol::acceptor;
+// Each session lives on one single-threaded io_context, so that context's
+// executor serialises it like a strand, without cross-thread wakeups.
+using Strand = asio::any_io_executor;
+
+namespace splitvirt::rpc {
+
+using protocol::Header;
+using protocol::MsgStatus;
+using protocol::MsgType;
+
+namespace {
+
+void putU32(char* p, uint32_t v) {
+  p[0] = char(v >> 24);
+  p[1] = char(v >> 16);
+  p[2] = char(v >> 8);
+  p[3] = char(v);
+}
+
+// Starts a packet: length placeholder + header. finishPacket fills the length.
+std::string startPacket(const Header& h, size_t payloadHint = 0) {
+  std::string p;
+  p.reserve(28 + payloadHint);
+  p.resize(28);
+  putU32(&p[4], h.prog);
+  putU32(&p[8], h.vers);
+  putU32(&p[12], static_cast<uint32_t>(h.proc));
+  putU32(&p[16], static_cast<uint32_t>(h.type));
+  putU32(&p[20], h.serial);
+  putU32(&p[24], static_cast<uint32_t>(h.status));
+  return p;
+}
+void finishPacket(std::string& p) { putU32(&p[0], static_cast<uint32_t>(p.size())); }
+
+void setStatus(std::string& p, MsgStatus s) { putU32(&p[24], static_cast<uint32_t>(s)); }
+
+void appendError(std::string& p, const Error& e) {
+  protocol::RemoteError re;
+  re.code = static_cast<int32_t>(e.code);
+  re.domain = static_cast<int32_t>(e.domain);
+  re.message = e.message;
+  re.level = e.level;
+  re.str1 = e.str1;
+  re.str2 = e.str2;
+  re.str3 = e.str3;
+  re.int1 = e.int1;
+  re.int2 = e.int2;
+  xdr::Writer w(p);
+  xdr::encode(w, re);
+}
+
+}  // namespace
+
+class Session;
+
+struct Server::Impl {
+  ServerLimits limits;
+  const Program& program;
+  // One io_context per I/O thread: a packet is read, handled and answered
+  // on the same thread (a shared multi-threaded context hands completions
+  // between threads, which doubled the round-trip time).
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  asio::io_context& io;
+  std::atomic<size_t> nextIo{0};
+  asio::thread_pool blocking;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::vector<ListenerKind> kinds;
+  std::mutex sessionsMutex;
+  std::set<std::shared_ptr<Session>> sessions;
+  std::function<void(size_t)> clientObserver;
+  std::atomic<uint64_t> nextClientId{1};
+  std::atomic<bool> stopping{false};
+
+  static std::vector<std::unique_ptr<asio::io_context>> makeContexts(unsigned n) {
+    std::vector<std::unique_ptr<asio::io_context>> v;
+    for (unsigned i = 0; i < std::max(1u, n); ++i) v.push_back(std::make_unique<asio::io_context>(1));
+    return v;
+  }
+  Impl(ServerLimits l, const Program& p)
+      : limits(l), program(p), ios(makeContexts(l.ioThreads)), io(*ios[0]), blocking(l.blockingThreads) {}
+
+  void accept(size_t idx);
+  void removeSession(const std::shared_ptr<Session>& s);
+  size_t count() {
+    std::lock_guard lk(sessionsMutex);
+    return sessions.size();
+  }
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& srv, Socket sock, ListenerKind kind)
+      : srv_(srv), strand_(sock.get_executor()), sock_(std::move(sock)), keepalive_(strand_) {
+    ctx_.listener = kind;
+    ctx_.readonly = kind == ListenerKind::ReadOnly;
+    ctx_.clientId = srv_.nextClientId++;
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(sock_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      ctx_.uid = cred.uid;
+      ctx_.gid = cred.gid;
+      ctx_.pid = cred.pid;
+    }
+    rbuf_.resize(64 * 1024);
+  }
+
+  void start() {
+    std::weak_ptr<Session> weak = shared_from_this();
+    ctx_.sendMessage = [weak](int proc, std::string payload) {
+      if (auto s = weak.lock()) s->queueMessage(proc, std::move(payload));
+    };
+    doRead();
+  }
+
+  void close() {
+    asio::post(strand_, [self = shared_from_this()] { self->closeNow(); });
+  }
+
+  ConnContext& ctx() { return ctx_; }
+  Strand& strand() { return strand_; }
+
+ private:
+  void closeNow() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    keepalive_.cancel();
+    sock_.shutdown(Socket::shutdown_both, ec);
+    sock_.close(ec);
+    srv_.removeSession(shared_from_this());
+  }
+
+  void doRead() {
+    if (closed_) return;
+    if (rlen_ == rbuf_.size()) rbuf_.resize(std::min<size_t>(rbuf_.size() * 2, need_ ? need_ : rbuf_.size() * 2));
+    reading_ = true;
+    sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                          asio::bind_executor(strand_, [self = shared_from_this()](
+                                                           const boost::system::error_code& ec, size_t n) {
+                            self->onRead(ec, n);
+                          }));
+  }
+
+  void onRead(const boost::system::error_code& ec, size_t n) {
+    reading_ = false;
+    if (ec) return closeNow();
+    rlen_ += n;
+    lastRx_ = std::chrono::steady_clock::now();
+    missedPings_ = 0;
+    size_t off = 0;
+    while (!closed_ && rlen_ - off >= 4) {
+      const auto* p = reinterpret_cast<const unsigned char*>(rbuf_.data() + off);
+      uint32_t len = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+      // A bad length word means the stream is unusable: drop only this client.
+      if (len < 4 + protocol::kHeaderSize || len - 4 > protocol::kMessageMax) {
+        log::warn("client %llu: bad packet length %u, dropping", (unsigned long long)ctx_.clientId, len);
+        return closeNow();
+      }
+      if (rlen_ - off < len) {
+        need_ = len;
+        break;
+      }
+      need_ = 0;
+      handlePacket(p + 4, len - 4);
+      off += len;
+    }
+    if (closed_) return;
+    if (off) {
+      std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
+      rlen_ -= off;
+    }
+    // Grow the buffer only up to the validated length of the pending packet.
+    if (need_ > rbuf_.size()) rbuf_.resize(std::max<size_t>(need_, rlen_));
+    if (inflight_ < srv_.limits.maxClientRequests) doRead();
+  }
+
+  void handlePacket(const unsigned char* p, size_t n) {
+    Header h = protocol::decodeHeader(p);
+    std::string_view payload(reinterpret_cast<const char*>(p) + protocol::kHeaderSize, n - protocol::kHeaderSize);
+
+    if (h.prog == protocol::kKeepaliveProgram) {
+      // Answered here, never counted against the request quota.
+      if (h.type == MsgType::Message && h.proc == protocol::kKeepalivePing) {
+        Header r{protocol::kKeepaliveProgram, 1, protocol::kKeepalivePong, MsgType::Message, 0, MsgStatus::Ok};
+        std::string pkt = startPacket(r);
+        finishPacket(pkt);
+        queue(std::move(pkt));
+      }
+      return;
+    }
+    if (h.type == MsgType::Stream || h.type == MsgType::StreamHole) return;  // no stream open: drop
+    if (h.type != MsgType::Call && h.type != MsgType::CallWithFds) return;
+
+    Header rh = h;
+    rh.type = MsgType::Reply;
+    rh.status = MsgStatus::Ok;
+    std::string out = startPacket(rh, 256);
+
+    auto fail = [&](const Error& e) {
+      out.resize(28);
+      setStatus(out, MsgStatus::Error);
+      appendError(out, e);
+      finishPacket(out);
+      queue(std::move(out));
+    };
+
+    if (h.prog != protocol::kRemoteProgram || h.vers != protocol::kProgramVersion)
+      return fail(Error::rpc(ErrorDomain::Rpc, "Cannot find program " + std::to_string(h.prog) + " version " +
+                                                   std::to_string(h.vers)));
+    if (h.status != MsgStatus::Ok)
+      return fail(Error::rpc(ErrorDomain::Rpc,
+                             "Unexpected message status " + std::to_string(static_cast<int>(h.status))));
+    if (h.type == MsgType::CallWithFds)
+      return fail(Error::rpc(ErrorDomain::Rpc, "file descriptor passing is not supported"));
+
+    auto routed = srv_.program.route(ctx_, h.proc);
+    if (!routed) return fail(routed.error());
+    const Entry* entry = *routed;
+
+    if (!entry->blocking) {
+      auto r = entry->handler(ctx_, payload, out);
+      if (ctx_.keepaliveRequested && !keepaliveRunning_) startKeepalive();
+      if (!r) return fail(r.error());
+      finishPacket(out);
+      queue(std::move(out));
+      return;
+    }
+
+    // Blocking work leaves the I/O thread; the reply comes back to our strand.
+    ++inflight_;
+    asio::post(srv_.blocking, [self = shared_from_this(), entry, args = std::string(payload),
+                               out = std::move(out)]() mutable {
+      auto r = entry->handler(self->ctx_, args, out);
+      std::optional<Error> err;
+      if (!r) err = r.error();
+      asio::post(self->strand_, [self, out = std::move(out), err = std::move(err)]() mutable {
+        if (err) {
+          out.resize(28);
+          setStatus(out, MsgStatus::Error);
+          appendError(out, *err);
+        }
+        finishPacket(out);
+        self->queue(std::move(out));
+        --self->inflight_;
+        if (!self->reading_ && !self->closed_ && self->inflight_ < self->srv_.limits.maxClientRequests)
+          self->doRead();
+      });
+    });
+  }
+
+  void queueMessage(int proc, std::string payload) {
+    asio::post(strand_, [self = shared_from_this(), proc, payload = std::move(payload)] {
+      // Events always carry serial 1 (protocol.md 0).
+      Header h{protocol::kRemoteProgram, 1, proc, MsgType::Message, 1, MsgStatus::Ok};
+      std::string pkt = startPacket(h, payload.size());
+      pkt += payload;
+      finishPacket(pkt);
+      self->queue(std::move(pkt));
+    });
+  }
+
+ public:
+  void startKeepalive() {
+    if (srv_.limits.keepaliveInterval <= 0 || keepaliveRunning_) return;
+    keepaliveRunning_ = true;
+    armKeepalive();
+  }
+
+ private:
+  void armKeepalive() {
+    keepalive_.expires_after(std::chrono::seconds(srv_.limits.keepaliveInterval));
+    keepalive_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      auto idle = std::chrono::steady_clock::now() - self->lastRx_;
+      if (idle >= std::chrono::seconds(self->srv_.limits.keepaliveInterval)) {
+        if (++self->missedPings_ > self->srv_.limits.keepaliveCount) {
+          log::warn("client %llu: keepalive timeout", (unsigned long long)self->ctx_.clientId);
+          return self->closeNow();
+        }
+        Header h{protocol::kKeepaliveProgram, 1, protocol::kKeepalivePing, MsgType::Message, 0, MsgStatus::Ok};
+        std::string pkt = startPacket(h);
+        finishPacket(pkt);
+        self->queue(std::move(pkt));
+      }
+      self->armKeepalive();
+    });
+  }
+
+  void queue(std::string pkt) {
+    if (closed_) return;
+    wqBytes_ += pkt.size();
+    wq_.push_back(std::move(pkt));
+    if (wqBytes_ > srv_.limits.maxOutboundBytes) {
+      log::warn("client %llu: outbound queue over limit, dropping", (unsigned long long)ctx_.clientId);
+      return closeNow();
+    }
+    if (!writing_) doWrite();
+  }
+
+  void doWrite() {
+    writing_ = true;
+    bufs_.clear();
+    nWriting_ = std::min<size_t>(wq_.size(), 64);
+    for (size_t i = 0; i < nWriting_; ++i) bufs_.emplace_back(asio::buffer(wq_[i]));
+    asio::async_write(sock_, bufs_,
+                      asio::bind_executor(strand_, [self = shared_from_this()](
+                                                       const boost::system::error_code& ec, size_t) {
+                        self->onWrite(ec);
+                      }));
+  }
+
+  void onWrite(const boost::system::error_code& ec) {
+    writing_ = false;
+    if (ec) return closeNow();
+    for (size_t i = 0; i < nWriting_; ++i) {
+      wqBytes_ -= wq_.front().size();
+      wq_.pop_front();
+    }
+    if (!wq_.empty() && !closed_) doWrite();
+  }
+
+  Server::Impl& srv_;
+  Strand strand_;
+  Socket sock_;
+  asio::steady_timer keepalive_;
+  ConnContext ctx_;
+  std::vector<char> rbuf_;
+  size_t rlen_ = 0;
+  size_t need_ = 0;
+  bool reading_ = false;
+  bool closed_ = false;
+  bool writing_ = false;
+  bool keepaliveRunning_ = false;
+  unsigned inflight_ = 0;
+  unsigned missedPings_ = 0;
+  std::chrono::steady_clock::time_point lastRx_ = std::chrono::steady_clock::now();
+  std::deque<std::string> wq_;
+  size_t wqBytes_ = 0;
+  size_t nWriting_ = 0;
+  std::vector<asio::const_buffer> bufs_;
+
+  friend struct Server::Impl;
+};
+
+void Server::Impl::accept(size_t idx) {
+  asio::io_context& target = *ios[nextIo++ % ios.size()];
+  acceptors[idx]->async_accept(target, [this, idx](const boost::system::error_code& ec, Socket sock) {
+    if (stopping) return;
+    if (!ec) {
+      size_t n = count();
+      if (n >= limits.maxClients) {
+        log::warn("too many clients (%zu), refusing connection", n);
+      } else {
+        auto s = std::make_shared<Session>(*this, std::move(sock), kinds[idx]);
+        {
+          std::lock_guard lk(sessionsMutex);
+          sessions.insert(s);
+          n = sessions.size();
+        }
+        s->start();
+        if (clientObserver) clientObserver(n);
+      }
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    accept(idx);
+  });
+}
+
+void Server::Impl::removeSession(const std::shared_ptr<Session>& s) {
+  size_t n;
+  {
+    std::lock_guard lk(sessionsMutex);
+    sessions.erase(s);
+    n = sessions.size();
+  }
+  if (clientObserver && !stopping) clientObserver(n);
+}
+
+Server::Server(ServerLimits limits, const Program& program) : impl_(std::make_unique<Impl>(limits, program)) {}
+Server::~Server() {
+  stop();
+  impl_->blocking.join();
+}
+
+void Server::addListener(int fd, ListenerKind kind) {
+  auto a = std::make_unique<Acceptor>(impl_->io, asio::local::stream_protocol(), fd);
+  impl_->acceptors.push_back(std::move(a));
+  impl_->kinds.push_back(kind);
+}
+
+void Server::setClientCountObserver(std::function<void(size_t)> fn) { impl_->clientObserver = std::move(fn); }
+
+void Server::run() {
+  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& c : impl_->ios) guards.push_back(asio::make_work_guard(*c));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < impl_->ios.size(); ++i) threads.emplace_back([c = impl_->ios[i].get()] { c->run(); });
+  impl_->io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  asio::post(impl_->io, [this] {
+    boost::system::error_code ec;
+    for (auto& a : impl_->acceptors) a->close(ec);
+    std::vector<std::shared_ptr<Session>> all;
+    {
+      std::lock_guard lk(impl_->sessionsMutex);
+      all.assign(impl_->sessions.begin(), impl_->sessions.end());
+    }
+    for (auto& s : all) s->close();
+    // Let the closes run on every context, then stop the loops.
+    for (auto& c : impl_->ios) asio::post(*c, [c = c.get()] { asio::post(*c, [c] { c->stop(); }); });
+  });
+}
+
+void Server::post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+
+void Server::forEachClient(std::function<void(ConnContext&)> fn) {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::lock_guard lk(impl_->sessionsMutex);
+    all.assign(impl_->sessions.begin(), impl_->sessions.end());
+  }
+  for (auto& s : all) asio::post(s->strand(), [s, fn] { fn(s->ctx()); });
+}
+
+std::function<void()> Server::runAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto t = std::make_shared<asio::steady_timer>(impl_->io, delay);
+  t->async_wait([t, fn = std::move(fn)](const boost::system::error_code& ec) {
+    if (!ec) fn();
+  });
+  return [t, this] { asio::post(impl_->io, [t] { t->cancel(); }); };
+}
+
+size_t Server::clientCount() const { return impl_->count(); }
+
+// The keepalive hook: a handler that answered feature 10 asks the session
+// to start pinging. Sessions find themselves through the context.
+}  // namespace splitvirt::rpc

@@ -1,0 +1,290 @@
+// Domain definition and query procedures of virtqemud (first slice:
+// define/undefine/lookup/info/state/XML/autostart/list).
+#include "conf/domain_def.hpp"
+#include "protocol/domain_procs.hpp"
+#include "qemu_driver.hpp"
+
+namespace splitvirt::qemu {
+
+using namespace protocol;
+using objects::DomainState;
+using objects::DomainView;
+using rpc::ConnContext;
+
+namespace {
+
+constexpr ErrorDomain kErr = ErrorDomain::Qemu;
+
+// virConnectListAllDomainsFlags
+constexpr uint32_t kListActive = 1, kListInactive = 2, kListPersistent = 4, kListTransient = 8,
+                   kListRunning = 16, kListPaused = 32, kListShutoff = 64, kListOther = 128,
+                   kListManagedSave = 256, kListNoManagedSave = 512, kListAutostart = 1024,
+                   kListNoAutostart = 2048, kListHasSnapshot = 4096, kListNoSnapshot = 8192,
+                   kListHasCheckpoint = 16384, kListNoCheckpoint = 32768;
+constexpr uint32_t kListAll = 0xffff;
+
+// Lifecycle events (protocol.md 3.7).
+constexpr int kEventDefined = 0, kEventUndefined = 1;
+constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0;
+
+NonnullDomain handle(const DomainView& v) { return NonnullDomain{v.def->name, v.def->uuid, v.id}; }
+
+Result<DomainView> fromHandle(const objects::DomainList& list, const NonnullDomain& dom) {
+  auto v = list.findByUuid(dom.uuid);
+  if (!v)
+    return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(dom.uuid) + "' (" + dom.name + ")");
+  return *v;
+}
+
+bool matchesFilter(const DomainView& v, uint32_t f) {
+  auto group = [&](uint32_t a, uint32_t b, bool isA) {
+    if (!(f & (a | b))) return true;
+    return isA ? (f & a) != 0 : (f & b) != 0;
+  };
+  if (!group(kListActive, kListInactive, v.active())) return false;
+  if (!group(kListPersistent, kListTransient, v.persistent)) return false;
+  if (f & (kListRunning | kListPaused | kListShutoff | kListOther)) {
+    bool ok = (f & kListRunning && v.state == DomainState::Running) ||
+              (f & kListPaused && v.state == DomainState::Paused) ||
+              (f & kListShutoff && v.state == DomainState::Shutoff) ||
+              (f & kListOther && v.state != DomainState::Running && v.state != DomainState::Paused &&
+               v.state != DomainState::Shutoff);
+    if (!ok) return false;
+  }
+  if (!group(kListManagedSave, kListNoManagedSave, false)) return false;
+  if (!group(kListAutostart, kListNoAutostart, v.autostart)) return false;
+  if (!group(kListHasSnapshot, kListNoSnapshot, false)) return false;
+  if (!group(kListHasCheckpoint, kListNoCheckpoint, false)) return false;
+  return true;
+}
+
+}  // namespace
+
+void QemuDriver::bindDomain(rpc::Program& p) {
+  auto& list = domains_;
+  auto define = [this](std::string_view xml, uint32_t flags) -> Result<DomRet> {
+    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags, "qemuDomainDefineXMLFlags");
+    auto parsed = conf::parseDomainDef(xml, (flags & 1u) ? conf::kParseValidateSchema : 0, kErr);
+    if (!parsed) return parsed.error();
+    auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
+
+    auto lk = domains_.writeLock();
+    bool updated = false;
+    DomainView v;
+    if (auto old = domains_.findByUuid(def->uuid)) {
+      if (old->def->name != def->name)
+        return Error::operationFailed(ErrorDomain::Domain, "domain '" + old->def->name +
+                                                               "' is already defined with uuid " +
+                                                               conf::formatUuid(def->uuid));
+      v = *old;
+      updated = true;
+    } else if (auto byName = domains_.findByName(def->name)) {
+      return Error::operationFailed(ErrorDomain::Domain, "domain '" + def->name + "' already exists with uuid " +
+                                                             conf::formatUuid(byName->def->uuid));
+    }
+    // Durable first: a definition is acknowledged only once it is on disk.
+    if (auto r = store_->save(*def); !r) return r.error();
+    v.def = def;
+    v.persistent = true;
+    domains_.put(v);
+    lk.unlock();
+    events_->domainLifecycle(handle(v), kEventDefined, updated ? kDetailUpdated : kDetailAdded);
+    return DomRet{handle(v)};
+  };
+  p.bind(kDomainDefineXml, [define](ConnContext&, XmlArg&& a) { return define(a.xml, 0); });
+  p.bind(kDomainDefineXmlFlags, [define](ConnContext&, XmlFlagsArg&& a) { return define(a.xml, a.flags); });
+
+  auto undefine = [this](const NonnullDomain& dom, uint32_t flags) -> Result<Void> {
+    // managed-save, snapshot/checkpoint metadata, nvram and tpm flags: there
+    // is nothing of those to remove yet, so they are accepted.
+    if (flags & ~0x7fu) return Error::unsupportedFlags(kErr, flags, "qemuDomainUndefineFlags");
+    auto lk = domains_.writeLock();
+    auto v = fromHandle(domains_, dom);
+    if (!v) return v.error();
+    if (!v->persistent) return Error::operationInvalid(kErr, "cannot undefine transient domain");
+    if (auto r = store_->remove(v->def->name); !r) return r.error();
+    if (v->active()) {
+      v->persistent = false;
+      v->autostart = false;
+      domains_.put(*v);
+    } else {
+      domains_.remove(v->def->uuid);
+    }
+    lk.unlock();
+    events_->domainLifecycle(handle(*v), kEventUndefined, kDetailRemoved);
+    return Void{};
+  };
+  p.bind(kDomainUndefine, [undefine](ConnContext&, DomArg&& a) { return undefine(a.dom, 0); });
+  p.bind(kDomainUndefineFlags, [undefine](ConnContext&, DomFlagsArg&& a) { return undefine(a.dom, a.flags); });
+
+  p.bind(kDomainLookupByName, [&list](ConnContext&, NameArg&& a) -> Result<DomRet> {
+    auto v = list.findByName(a.name);
+    if (!v) return Error::noDomain(kErr, "no domain with matching name '" + a.name + "'");
+    return DomRet{handle(*v)};
+  });
+  p.bind(kDomainLookupByUuid, [&list](ConnContext&, UuidArg&& a) -> Result<DomRet> {
+    auto v = list.findByUuid(a.uuid);
+    if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(a.uuid) + "'");
+    return DomRet{handle(*v)};
+  });
+  p.bind(kDomainLookupById, [&list](ConnContext&, IntArg&& a) -> Result<DomRet> {
+    auto v = list.findById(a.value);
+    if (!v) return Error::noDomain(kErr, "no domain with matching id " + std::to_string(a.value));
+    return DomRet{handle(*v)};
+  });
+
+  p.bind(kDomainGetXmlDesc, [&list](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
+    // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE
+    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetXMLDesc");
+    if ((a.flags & 1u) && ctx.readonly)
+      return Error::operationDenied(ErrorDomain::Domain, "virDomainGetXMLDesc with secure flag");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    unsigned f = 0;
+    if (a.flags & 1u) f |= conf::kFormatSecure;
+    if (a.flags & 2u) f |= conf::kFormatInactive;
+    return StringRet{conf::formatDomainDef(*v->def, f, (a.flags & 2u) ? -1 : v->id)};
+  });
+
+  p.bind(kDomainGetInfo, [&list](ConnContext&, DomArg&& a) -> Result<DomainGetInfoRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    DomainGetInfoRet r;
+    r.state = static_cast<uint32_t>(v->state);
+    r.maxMem = v->def->maxMemoryKiB;
+    r.memory = v->def->currentMemoryKiB;
+    r.nrVirtCpu = v->def->vcpus;
+    r.cpuTime = 0;
+    return r;
+  });
+
+  p.bind(kDomainGetState, [&list](ConnContext&, DomFlagsArg&& a) -> Result<DomainGetStateRet> {
+    if (a.flags) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetState");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return DomainGetStateRet{static_cast<int32_t>(v->state), v->reason};
+  });
+
+  p.bind(kDomainGetOsType, [&list](ConnContext&, DomArg&& a) -> Result<StringRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return StringRet{v->def->osType};
+  });
+  p.bind(kDomainGetMaxMemory, [&list](ConnContext&, DomArg&& a) -> Result<UHyperRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return UHyperRet{v->def->maxMemoryKiB};
+  });
+  p.bind(kDomainGetMaxVcpus, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    if (!v->active()) return Error::operationInvalid(kErr, "domain is not running");
+    return IntRet{static_cast<int32_t>(v->def->maxVcpus())};
+  });
+  p.bind(kDomainGetVcpusFlags, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
+    // AFFECT_LIVE 1 | AFFECT_CONFIG 2 | VCPU_MAXIMUM 4 | VCPU_GUEST 8
+    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetVcpusFlags");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    if ((a.flags & 1u) && !v->active()) return Error::operationInvalid(kErr, "domain is not running");
+    if (a.flags & 8u) return Error::operationInvalid(kErr, "domain is not running");
+    return IntRet{static_cast<int32_t>((a.flags & 4u) ? v->def->maxVcpus() : v->def->vcpus)};
+  });
+
+  p.bind(kDomainIsActive, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{v->active() ? 1 : 0};
+  });
+  p.bind(kDomainIsPersistent, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{v->persistent ? 1 : 0};
+  });
+  p.bind(kDomainIsUpdated, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{0};
+  });
+
+  p.bind(kDomainGetAutostart, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{v->autostart ? 1 : 0};
+  });
+  p.bind(kDomainSetAutostart, [this](ConnContext&, DomIntArg&& a) -> Result<Void> {
+    auto lk = domains_.writeLock();
+    auto v = fromHandle(domains_, a.dom);
+    if (!v) return v.error();
+    if (!v->persistent) return Error::operationInvalid(kErr, "cannot set autostart for transient domain");
+    bool on = a.value != 0;
+    if (on != v->autostart) {
+      if (auto r = store_->setAutostart(v->def->name, on); !r) return r.error();
+      domains_.setAutostart(v->def->uuid, on);
+    }
+    return Void{};
+  });
+
+  p.bind(kDomainHasManagedSaveImage, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
+    if (a.flags) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainHasManagedSaveImage");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{0};
+  });
+  // Snapshots arrive with their own issue; until then no domain has any.
+  p.bind(kDomainSnapshotNum, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
+    if (a.flags & ~0x7ffu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainSnapshotNum");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return IntRet{0};
+  });
+  p.bind(kDomainGetMessages, [&list](ConnContext&, DomFlagsArg&& a) -> Result<DomainGetMessagesRet> {
+    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetMessages");
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    return DomainGetMessagesRet{};
+  });
+
+  p.bind(kConnectListAllDomains, [&list](ConnContext&, ListAllArgs&& a) -> Result<ListAllDomainsRet> {
+    if (a.flags & ~kListAll) return Error::unsupportedFlags(kErr, a.flags, "qemuConnectListAllDomains");
+    ListAllDomainsRet r;
+    for (auto& v : list.all()) {
+      if (!matchesFilter(v, a.flags)) continue;
+      if (a.need_results) {
+        if (r.domains.size() >= kDomainListMax)
+          return Error::internal(kErr, "too many domains for one reply");
+        r.domains.push_back(handle(v));
+      }
+      ++r.ret;
+    }
+    return r;
+  });
+  p.bind(kConnectNumOfDomains, [&list](ConnContext&, Void&&) -> Result<IntRet> {
+    int n = 0;
+    for (auto& v : list.all()) n += v.active();
+    return IntRet{n};
+  });
+  p.bind(kConnectNumOfDefinedDomains, [&list](ConnContext&, Void&&) -> Result<IntRet> {
+    int n = 0;
+    for (auto& v : list.all()) n += !v.active();
+    return IntRet{n};
+  });
+  p.bind(kConnectListDomains, [&list](ConnContext&, IntArg&& a) -> Result<ListDomainsRet> {
+    if (a.value < 0 || static_cast<uint32_t>(a.value) > kDomainListMax)
+      return Error::rpc(ErrorDomain::Rpc, "maxids > REMOTE_DOMAIN_LIST_MAX");
+    ListDomainsRet r;
+    for (auto& v : list.all())
+      if (v.active() && r.ids.size() < static_cast<size_t>(a.value)) r.ids.push_back(v.id);
+    return r;
+  });
+  p.bind(kConnectListDefinedDomains, [&list](ConnContext&, IntArg&& a) -> Result<ListNamesRet> {
+    if (a.value < 0 || static_cast<uint32_t>(a.value) > kDomainListMax)
+      return Error::rpc(ErrorDomain::Rpc, "maxnames > REMOTE_DOMAIN_LIST_MAX");
+    ListNamesRet r;
+    for (auto& v : list.all())
+      if (!v.active() && r.names.size() < static_cast<size_t>(a.value)) r.names.push_back(v.def->name);
+    return r;
+  });
+}
+
+}  // namespace splitvirt::qemu
