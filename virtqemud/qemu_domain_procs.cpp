@@ -64,7 +64,8 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   auto& list = domains_;
   auto define = [this](std::string_view xml, uint32_t flags) -> Result<DomRet> {
     if (flags & ~1u) return Error::unsupportedFlags(kErr, flags, "qemuDomainDefineXMLFlags");
-    auto parsed = conf::parseDomainDef(xml, (flags & 1u) ? conf::kParseValidateSchema : 0, kErr);
+    // Parse errors come from the shared domain config code: error domain DOMAIN.
+    auto parsed = conf::parseDomainDef(xml, (flags & 1u) ? conf::kParseValidateSchema : 0, ErrorDomain::Domain);
     if (!parsed) return parsed.error();
     auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
 
@@ -223,6 +224,16 @@ void QemuDriver::bindDomain(rpc::Program& p) {
       domains_.setAutostart(v->def->uuid, on);
     }
     return Void{};
+  });
+
+  // The "none" security driver labels nothing: an empty label, not enforcing.
+  p.bind(kDomainGetSecurityLabel, [&list](ConnContext&, DomArg&& a) -> Result<DomainGetSecurityLabelRet> {
+    auto v = fromHandle(list, a.dom);
+    if (!v) return v.error();
+    DomainGetSecurityLabelRet r;
+    r.label.chars = std::string(1, '\0');
+    r.enforcing = 0;
+    return r;
   });
 
   p.bind(kDomainHasManagedSaveImage, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {

@@ -83,11 +83,12 @@ void QemuDriver::bindHost(rpc::Program& p) {
     return r;
   });
 
-  // No security driver: an empty model makes virsh skip the label call.
+  // libvirt's "none" security driver, as the reference reports it; the
+  // char arrays carry their trailing NUL (protocol.md 1.7).
   p.bind(kNodeGetSecurityModel, [](ConnContext&, Void&&) -> Result<NodeGetSecurityModelRet> {
     NodeGetSecurityModelRet r;
-    r.model.chars = std::string(1, '\0');
-    r.doi.chars = std::string(1, '\0');
+    r.model.chars = std::string("none", 5);
+    r.doi.chars = std::string("0", 2);
     return r;
   });
 }

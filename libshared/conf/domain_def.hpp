@@ -25,14 +25,26 @@
 //   controllers, virtio disks, memballoon, other videos, virtio inputs).
 //
 // Post-parse defaults NOT reproduced (yet):
-//   PCI addresses on q35 (pcie-root-port controllers are not auto-added),
-//   pci-bridge auto-add when bus 0 is full, USB hubs when a USB controller
-//   runs out of ports, virtio-serial addresses, <resource> partition (only
-//   added on start anyway), seclabels, the qemu driver's checks that depend
-//   on QEMU capabilities (machine-type limits, "readonly ide disks", on_*
-//   actions qemu rejects, video 'vga' only as primary, ...).
-// Parsed elements outside the model (channels, sound, hostdev, rng,
-// filesystems, hyperv/kvm features, numa, cputune, ...) are dropped silently.
+//   * q35: PCI addresses (libvirt auto-adds pcie-root-port controllers, one
+//     per PCIe device plus a spare, and puts each device behind one); only
+//     the fixed SATA 00:1f.2 is assigned. pci-bridge auto-add when i440fx
+//     bus 0 is full (we fail with "No more available PCI slots" instead).
+//   * USB hubs when a controller runs out of ports (the device is left
+//     without an address); virtio-serial addresses; <resource> (libvirt only
+//     adds it on start); seclabels; firmware autoselection (firmware='efi'
+//     is kept as given, as libvirt does at define time).
+//   * The qemu driver's validation that needs QEMU capabilities or is
+//     qemu-specific (libvirt reports these in VIR_FROM_QEMU): machine-type
+//     vCPU limits, "readonly ide disks", on_* actions qemu rejects, video
+//     'vga' only as primary / heads / vgamem power of two, BIOS serial
+//     without a serial port, "UEFI requires ACPI", ISA serial port limit,
+//     os types other than hvm.
+// Deliberate deviation: a negative <vcpu> is refused ("maximum vcpus count
+// must be an integer"); libvirt 9.0 wraps it to UINT_MAX and aborts.
+// Elements outside the model are dropped silently, as libvirt drops unknown
+// ones: channels, sound, hostdev, rng, filesystems, watchdog, tpm,
+// redirdev, smartcard, hub, the hyperv/kvm/ioapic/... features, numa,
+// cputune, memoryBacking, sysinfo, iothreads, <firmware> features.
 #pragma once
 
 #include "conf/schema.hpp"

@@ -71,9 +71,10 @@ Result<ChrDef> detail::parseChr(XmlNode node, bool isConsole, ErrorDomain d) {
   }
   if (c.type == ChrType::Tcp) {
     if (XmlNode proto = node.child("protocol")) {
-      std::optional<unsigned> p;
-      SV_TRY_ASSIGN(p, propEnum(proto, "type", kProtocolNames));
-      if (p) c.protocol = std::string(kProtocolNames[*p]);
+      if (auto p = proto.attr("type")) {
+        if (enumIndex(kProtocolNames, *p) < 0) return cfgErr(d, "Unknown protocol '" + *p + "'");
+        c.protocol = *p;
+      }
     }
     if (!c.sourceHost) return intErr(d, "Missing source host attribute for char device");
     if (!c.sourceService) return intErr(d, "Missing source service attribute for char device");
@@ -97,7 +98,7 @@ Result<ChrDef> detail::parseChr(XmlNode node, bool isConsole, ErrorDomain d) {
       if (XmlNode model = target.child("model")) {
         if (auto name = model.attr("name")) {
           if (enumIndex(kSerialModelNames, *name) <= 0)
-            return cfgErr(d, "unknown target model name '" + *name + "' for serial device");
+            return cfgErr(d, "unknown target model '" + *name + "' specified for character device");
           c.targetModel = *name;
         }
       }

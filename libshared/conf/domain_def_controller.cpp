@@ -96,7 +96,7 @@ Result<void> parseAddress(XmlNode addr, DeviceInfo& info, ErrorDomain d) {
         rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
         if (dot != std::string_view::npos && rest.empty()) ok = false;
       }
-      if (!ok) return intErr(d, "Cannot parse <address> 'port' attribute");
+      if (!ok) return intErr(kFromDevice, "Cannot parse <address> 'port' attribute");
       info.usb.port = *port;
     }
     info.addressType = AddressType::Usb;
@@ -164,15 +164,14 @@ Result<ControllerDef> detail::parseController(XmlNode node, ErrorDomain d) {
     if (enumIndex(controllerModels(c.type), *model) < 0) return cfgErr(d, "Unknown model type '" + *model + "'");
     c.model = *model;
   }
-  std::optional<int> index;
-  SV_TRY_ASSIGN(index, propInt(node, "index"));
-  c.index = index.value_or(-1);
-  if (c.index < 0 && index)
-    return xmlErr(kFromXml, "Invalid value for attribute 'index' in element 'controller': '" +
-                                node.attr("index").value_or("") + "'. Expected non-negative value");
+  std::optional<int> v;
+  SV_TRY_ASSIGN(v, propInt(node, "index", 10, kPropNonNegative));
+  c.index = v.value_or(-1);
   if (c.type == ControllerType::VirtioSerial) {
-    SV_TRY_ASSIGN(c.ports, propUInt(node, "ports"));
-    SV_TRY_ASSIGN(c.vectors, propUInt(node, "vectors"));
+    SV_TRY_ASSIGN(v, propInt(node, "ports", 10, kPropNonNegative));
+    if (v) c.ports = static_cast<unsigned>(*v);
+    SV_TRY_ASSIGN(v, propInt(node, "vectors", 10, kPropNonNegative));
+    if (v) c.vectors = static_cast<unsigned>(*v);
   }
   if (c.type == ControllerType::Pci) {
     if (XmlNode model = node.child("model")) c.pciModelName = model.attr("name");

@@ -66,8 +66,11 @@ Result<DiskDef> detail::parseDisk(XmlNode node, ErrorDomain d) {
         disk.sourceVolume = src.attr("volume");
         if (!disk.sourcePool != !disk.sourceVolume)
           return xmlErr(d, "'pool' and 'volume' must be specified together for 'pool' type source");
-        SV_TRY_ASSIGN(v, propEnum(src, "mode", kVolumeModeNames, kPropNonZero));
-        if (v) disk.sourceMode = std::string(kVolumeModeNames[*v]);
+        if (auto mode = src.attr("mode")) {
+          if (enumIndex(kVolumeModeNames, *mode) <= 0)
+            return cfgErr(d, "unknown source mode '" + *mode + "' for volume type disk");
+          disk.sourceMode = *mode;
+        }
         break;
       }
       default: break;  // network/nvme/vhostuser sources are not kept

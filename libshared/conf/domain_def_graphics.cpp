@@ -89,16 +89,20 @@ Result<GraphicsDef> detail::parseGraphics(XmlNode node, ErrorDomain d) {
     }
     if (autoport) g.port = 0;  // inactive config: the port is chosen at start
     g.autoport = autoport;
-    SV_TRY_ASSIGN(g.websocket, parsePort(node, "websocket", "vnc WebSocket port", d));
-    if (auto sp = node.attr("sharePolicy")) {
-      if (enumIndex(kSharePolicyNames, *sp) < 0) return cfgErr(d, "unknown vnc display sharing policy '" + *sp + "'");
-      g.sharePolicy = *sp;
-    }
+    std::optional<int> ws;
+    SV_TRY_ASSIGN(ws, propInt(node, "websocket"));
+    g.websocket = ws.value_or(0);
+    std::optional<unsigned> sp;
+    SV_TRY_ASSIGN(sp, propEnum(node, "sharePolicy", kSharePolicyNames));
+    if (sp) g.sharePolicy = std::string(kSharePolicyNames[*sp]);
     g.keymap = node.attr("keymap");
     g.passwd = node.attr("passwd");
   } else if (g.type == GraphicsType::Spice) {
-    SV_TRY_ASSIGN(g.port, parsePort(node, "port", "spice port", d));
-    SV_TRY_ASSIGN(g.tlsPort, parsePort(node, "tlsPort", "spice tlsPort", d));
+    std::optional<int> p;
+    SV_TRY_ASSIGN(p, propInt(node, "port"));
+    g.port = p.value_or(0);
+    SV_TRY_ASSIGN(p, propInt(node, "tlsPort"));
+    g.tlsPort = p.value_or(0);
     if (auto a = node.attr("autoport"); a && *a == "yes") g.autoport = true;
     if (g.port == -1 && g.tlsPort == -1) g.autoport = true;  // legacy syntax
     if (g.autoport == true) {
@@ -165,7 +169,10 @@ Result<VideoDef> detail::parseVideo(XmlNode node, ErrorDomain d) {
     auto num = [&](const char* attr, std::optional<unsigned>& out) -> Result<void> {
       if (auto s = model.attr(attr)) {
         auto n = strToUIntp(*s);
-        if (!n) return xmlErr(d, "cannot parse video " + std::string(attr) + " '" + *s + "'");
+        if (!n) {
+          std::string msg = "cannot parse video " + std::string(attr) + " '" + *s + "'";
+          return std::string_view(attr) == "heads" ? intErr(d, msg) : xmlErr(d, msg);
+        }
         out = *n;
       }
       return {};
@@ -197,7 +204,7 @@ void detail::formatVideo(XmlWriter& w, const VideoDef& v, unsigned flags) {
 Result<InputDef> detail::parseInput(XmlNode node, ErrorDomain d) {
   InputDef in;
   auto type = node.attr("type");
-  if (!type) return xmlErr(d, "missing input device type");
+  if (!type) return intErr(d, "missing input device type");
   int t = enumIndex(kInputTypeNames, *type);
   if (t < 0) return cfgErr(d, "unknown input device type '" + *type + "'");
   in.type = static_cast<InputType>(t);

@@ -102,7 +102,8 @@ Result<NetDef> detail::parseNet(XmlNode node, ErrorDomain d) {
   if (XmlNode model = node.child("model")) {
     if (auto t = model.attr("type"); t && !t->empty()) net.model = *t;
   }
-  if (XmlNode drv = node.child("driver")) {
+  const bool virtio = net.model && net.model->starts_with("virtio");
+  if (XmlNode drv = node.child("driver"); drv && virtio) {
     SV_TRY_ASSIGN(v, propEnum(drv, "name", kNetDriverNames, kPropNonZero));
     if (v) net.driverName = std::string(kNetDriverNames[*v]);
     SV_TRY_ASSIGN(net.driverQueues, propUInt(drv, "queues"));

@@ -334,7 +334,7 @@ Result<void> detail::parseClock(XmlNode node, DomainDef& def, ErrorDomain d) {
   } else if (c.offset == "absolute") {
     auto start = nonEmpty(node.attr("start"));
     auto v = start ? strToULL(*start) : std::nullopt;
-    if (!v) return xmlErr(d, "missing 'start' attribute for clock with offset='absolute'");
+    if (!v) return intErr(d, "missing 'start' attribute for clock with offset='absolute'");
     c.start = *v;
   }
 

@@ -50,6 +50,8 @@ Result<void> validateBootOrder(const DomainDef& def, ErrorDomain d) {
 Result<void> validateControllers(const DomainDef& def, ErrorDomain d) {
   std::set<std::pair<int, int>> seen;
   for (const auto& c : def.controllers) {
+    if (c.type == ControllerType::Usb && seen.count({static_cast<int>(c.type), c.index}))
+      return xmlErr(d, "Duplicate USB controllers with index " + std::to_string(c.index));
     if (!seen.insert({static_cast<int>(c.type), c.index}).second)
       return xmlErr(d, "Multiple '" + std::string(enumName(kControllerTypeNames, c.type)) +
                            "' controllers with index '" + std::to_string(c.index) + "'");
@@ -67,6 +69,23 @@ Result<void> validateVideos(const DomainDef& def, ErrorDomain d) {
       if (v.vgamem) return cfgErr(d, "vgamem attribute only supported for video type qxl");
     }
   }
+  return {};
+}
+
+Result<void> validateAliases(const DomainDef& def, ErrorDomain d) {
+  std::set<std::string> seen;
+  auto check = [&](const DeviceInfo& info) -> Result<void> {
+    if (info.alias.empty()) return {};
+    if (!seen.insert(info.alias).second) return cfgErr(d, "non unique alias detected: " + info.alias);
+    return {};
+  };
+  for (const auto& x : def.disks) SV_TRY_VOID(check(x.info));
+  for (const auto& x : def.controllers) SV_TRY_VOID(check(x.info));
+  for (const auto& x : def.nets) SV_TRY_VOID(check(x.info));
+  for (const auto& x : def.serials) SV_TRY_VOID(check(x.info));
+  for (const auto& x : def.inputs) SV_TRY_VOID(check(x.info));
+  for (const auto& x : def.videos) SV_TRY_VOID(check(x.info));
+  if (def.memballoon) SV_TRY_VOID(check(def.memballoon->info));
   return {};
 }
 
@@ -89,6 +108,11 @@ Result<void> validateDomainDef(const DomainDef& def, ErrorDomain d) {
   SV_TRY_VOID(validateControllers(def, d));
   SV_TRY_VOID(validateBootOrder(def, d));
   SV_TRY_VOID(validateVideos(def, d));
+  std::set<unsigned> audioIds;
+  for (const auto& a : def.audios)
+    if (!audioIds.insert(a.id).second)
+      return xmlErr(d, "audio ID " + std::to_string(a.id) + " is used multiple times");
+  SV_TRY_VOID(validateAliases(def, d));
   for (const auto& in : def.inputs) {
     if (in.bus == InputBus::Ps2 && in.type != InputType::Mouse && in.type != InputType::Keyboard)
       return intErr(d, "ps2 bus does not support " + std::string(enumName(kInputTypeNames, in.type)) +

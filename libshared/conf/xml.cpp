@@ -346,6 +346,7 @@ Result<std::optional<int>> propInt(XmlNode node, std::string_view attr, int base
   }
   auto n = strToInt(*v, base);
   if (!n) return invalidAttr(node, attr, *v, " Expected integer value");
+  if ((flags & kPropNonNegative) && *n < 0) return invalidAttr(node, attr, *v, " Expected non-negative value");
   if ((flags & kPropNonZero) && *n == 0) return zeroAttr(node, attr);
   return std::optional<int>(*n);
 }

@@ -25,6 +25,7 @@ namespace splitvirt::conf {
 // libvirt error domains/codes that util/error.hpp does not name (yet).
 inline constexpr ErrorDomain kFromXml = static_cast<ErrorDomain>(5);  // VIR_FROM_XML
 inline constexpr ErrorDomain kFromCpu = static_cast<ErrorDomain>(31);  // VIR_FROM_CPU
+inline constexpr ErrorDomain kFromDevice = static_cast<ErrorDomain>(49);  // VIR_FROM_DEVICE
 inline constexpr ErrorCode kErrNoSource = static_cast<ErrorCode>(19);  // VIR_ERR_NO_SOURCE
 inline constexpr ErrorCode kErrNoTarget = static_cast<ErrorCode>(20);  // VIR_ERR_NO_TARGET
 inline constexpr ErrorCode kErrOverflow = static_cast<ErrorCode>(82);  // VIR_ERR_OVERFLOW
@@ -90,6 +91,7 @@ class XmlDoc {
 enum PropFlags : unsigned {
   kPropRequired = 1u << 0,  // absent attribute is an error
   kPropNonZero = 1u << 1,   // value 0 (or enum index 0) is an error
+  kPropNonNegative = 1u << 2,  // propInt: a negative value is an error
 };
 
 // Attribute value from a fixed list of names; returns the index into `names`.

@@ -47,7 +47,7 @@ std::vector<StoredDomain> DomainStore::loadAll() {
   for (auto& n : names) {
     auto text = fs::readFile(dir_ + "/" + n, err_);
     if (!text) continue;
-    auto def = conf::parseDomainDef(*text, 0, err_);
+    auto def = conf::parseDomainDef(*text, 0, ErrorDomain::Domain);
     if (!def) {
       log::warn("cannot load domain config %s: %s", n.c_str(), def.error().message.c_str());
       continue;

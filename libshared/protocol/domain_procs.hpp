@@ -37,6 +37,9 @@ BOOST_DESCRIBE_STRUCT(DomainGetStateRet, (), (state, reason))
 struct DomainGetMessagesRet { Array<std::string, kDomainMessagesMax> msgs; };
 BOOST_DESCRIBE_STRUCT(DomainGetMessagesRet, (), (msgs))
 
+struct DomainGetSecurityLabelRet { xdr::CharArray<kSecurityLabelMax> label; int32_t enforcing = 0; };
+BOOST_DESCRIBE_STRUCT(DomainGetSecurityLabelRet, (), (label, enforcing))
+
 inline constexpr Proc<XmlArg, DomRet> kDomainDefineXml{11, /*blocking=*/true};
 inline constexpr Proc<DomFlagsArg, StringRet> kDomainGetXmlDesc{14};
 inline constexpr Proc<DomArg, IntRet> kDomainGetAutostart{15};
@@ -51,6 +54,7 @@ inline constexpr Proc<DomIntArg, Void> kDomainSetAutostart{29, true};
 inline constexpr Proc<DomArg, Void> kDomainUndefine{35, true};
 inline constexpr Proc<DomArg, IntRet> kDomainIsActive{150};
 inline constexpr Proc<DomArg, IntRet> kDomainIsPersistent{151};
+inline constexpr Proc<DomArg, DomainGetSecurityLabelRet> kDomainGetSecurityLabel{121};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainHasManagedSaveImage{183};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainSnapshotNum{187};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainGetVcpusFlags{200};
