@@ -51,7 +51,7 @@ void QemuDriver::bindHost(rpc::Program& p) {
     if (strcasecmp(a.value->c_str(), "kvm") == 0) {
       if (::access("/dev/kvm", R_OK | W_OK) != 0)
         return Error::systemError(d, errno, "Unable to open /dev/kvm");
-      return IntRet{host::hostCpuCount()};
+      return IntRet{host::kvmMaxVcpus()};
     }
     return Error::invalidArg(d, "unknown type '" + *a.value + "'");
   });
@@ -65,9 +65,10 @@ void QemuDriver::bindHost(rpc::Program& p) {
     if (a.startCell < 0 || a.startCell >= cells || a.maxcells <= 0)
       return Error::invalidArg(d, "start cell " + std::to_string(a.startCell) + " out of range (0-" +
                                       std::to_string(cells - 1) + ")");
+    if (static_cast<uint32_t>(a.maxcells) > kNodeMaxCells)
+      return Error::rpc(ErrorDomain::Rpc, "maxCells > REMOTE_NODE_MAX_CELLS");
     NodeGetCellsFreeMemoryRet r;
-    // Single-node hosts: the one cell holds all free memory.
-    r.cells.push_back(host::freeMemoryBytes());
+    for (uint64_t v : host::cellsFreeMemory(a.startCell, a.maxcells)) r.cells.push_back(v);
     return r;
   });
 

@@ -64,12 +64,16 @@ Result<void> parseAddress(XmlNode addr, DeviceInfo& info, ErrorDomain d) {
     SV_TRY_ASSIGN(v, propUInt(addr, "function", 0));
     a.function = v.value_or(0);
     SV_TRY_ASSIGN(a.multifunction, propOnOff(addr, "multifunction"));
+    // An all-zero address (no domain, bus or slot) asks for one to be assigned.
+    if (a.domain == 0 && a.bus == 0 && a.slot == 0) {
+      info.addressType = AddressType::None;
+      info.pci = PciAddress{};
+      return {};
+    }
     if (a.domain > 0xFFFF) return pciRangeErr("Invalid PCI address domain='" + hex(a.domain) + "', must be <= 0xFFFF");
     if (a.bus > 0xFF) return pciRangeErr("Invalid PCI address bus='" + hex(a.bus) + "', must be <= 0xFF");
     if (a.slot > 0x1F) return pciRangeErr("Invalid PCI address slot='" + hex(a.slot) + "', must be <= 0x1F");
     if (a.function > 7) return pciRangeErr("Invalid PCI address function=" + hex(a.function) + ", must be <= 7");
-    if (a.domain == 0 && a.bus == 0 && a.slot == 0)
-      return pciRangeErr("Invalid PCI address 0000:00:00, at least one of domain, bus, or slot must be > 0");
     info.addressType = AddressType::Pci;
   } else if (*type == "drive") {
     DriveAddress& a = info.drive;

@@ -25,7 +25,7 @@ bool endsWith(const std::string& s, std::string_view suf) {
 
 Result<void> DomainStore::prepare() {
   if (auto r = fs::makeDirs(dir_ + "/autostart", 0755, err_); !r) return r;
-  return {};
+  return journal_.open();
 }
 
 std::vector<StoredDomain> DomainStore::loadAll() {
@@ -65,26 +65,17 @@ std::vector<StoredDomain> DomainStore::loadAll() {
 
 Result<void> DomainStore::save(const conf::DomainDef& def) {
   std::string xml = conf::formatDomainDef(def, conf::kFormatInactive | conf::kFormatSecure, -1);
-  return fs::atomicWriteFile(configPath(def.name), withWarning(def.name, xml), 0600, err_);
+  return journal_.commit({{JournalOp::WriteFile, def.name + ".xml", withWarning(def.name, xml)}});
 }
 
 Result<void> DomainStore::remove(const std::string& name) {
-  std::string link = dir_ + "/autostart/" + name + ".xml";
-  if (::unlink(link.c_str()) == 0) (void)fs::fsyncDir(dir_ + "/autostart", err_);
-  return fs::removeFileDurably(configPath(name), err_);
+  return journal_.commit({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""},
+                          {JournalOp::RemoveFile, name + ".xml", ""}});
 }
 
 Result<void> DomainStore::setAutostart(const std::string& name, bool on) {
-  std::string link = dir_ + "/autostart/" + name + ".xml";
-  if (on) {
-    ::unlink(link.c_str());
-    if (::symlink(configPath(name).c_str(), link.c_str()) < 0)
-      return Error::systemError(err_, errno, "Failed to create symlink '" + link + "' to '" + configPath(name) + "'");
-  } else {
-    if (::unlink(link.c_str()) < 0 && errno != ENOENT)
-      return Error::systemError(err_, errno, "Failed to delete symlink '" + link + "'");
-  }
-  return fs::fsyncDir(dir_ + "/autostart", err_);
+  if (on) return journal_.commit({{JournalOp::Symlink, "autostart/" + name + ".xml", configPath(name)}});
+  return journal_.commit({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""}});
 }
 
 }  // namespace splitvirt::objects

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "conf/domain_def.hpp"
+#include "objects/definition_journal.hpp"
 #include "util/error.hpp"
 
 #include <string>
@@ -18,9 +19,10 @@ struct StoredDomain {
 
 class DomainStore {
  public:
-  DomainStore(std::string dir, ErrorDomain errDomain) : dir_(std::move(dir)), err_(errDomain) {}
+  DomainStore(std::string dir, ErrorDomain errDomain) : dir_(dir), err_(errDomain), journal_(dir, errDomain) {}
 
-  Result<void> prepare();  // creates the directories
+  // Creates the directories and replays the journal of a crashed run.
+  Result<void> prepare();
   // Loads every NAME.xml; removes stale temp files of interrupted writes.
   // Files that fail to parse are skipped with a warning, as libvirt does.
   std::vector<StoredDomain> loadAll();
@@ -32,6 +34,7 @@ class DomainStore {
  private:
   std::string dir_;
   ErrorDomain err_;
+  DefinitionJournal journal_;
 };
 
 }  // namespace splitvirt::objects

@@ -70,10 +70,11 @@ BOOST_DESCRIBE_STRUCT(CallbackIdArg, (), (callbackID))
 inline constexpr Proc<ConnectOpenArgs, Void> kConnectOpen{1};
 inline constexpr Proc<Void, Void> kConnectClose{2};
 inline constexpr Proc<Void, StringRet> kConnectGetType{3};
-inline constexpr Proc<Void, UHyperRet> kConnectGetVersion{4};
+// Blocking: the first call probes the emulator binary (100-200 ms).
+inline constexpr Proc<Void, UHyperRet> kConnectGetVersion{4, true};
 inline constexpr Proc<OptStringArg, IntRet> kConnectGetMaxVcpus{5};
 inline constexpr Proc<Void, NodeGetInfoRet> kNodeGetInfo{6};
-inline constexpr Proc<Void, StringRet> kConnectGetCapabilities{7};
+inline constexpr Proc<Void, StringRet> kConnectGetCapabilities{7, true};
 inline constexpr Proc<Void, IntRet> kConnectNumOfDefinedDomains{25};
 inline constexpr Proc<IntArg, ListNamesRet> kConnectListDefinedDomains{21};
 inline constexpr Proc<IntArg, ListDomainsRet> kConnectListDomains{37};
