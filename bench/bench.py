@@ -318,6 +318,11 @@ def report(results, a):
             print("  %-34s n/a" % label)
         else:
             print("  %-34s %6.2f %-6s %s" % (label, v, unit, "MET" if ok(v) else "NOT MET"))
+    ceil = ratio(g("floor", "conc_calls_per_s"), g("ref", "conc_calls_per_s"))
+    if ceil is not None:
+        # the clients need CPU too: no daemon can beat the do-nothing floor
+        print("  note: concurrency ceiling on this machine = floor/ref = %.2f x ref (%d CPUs)"
+              % (ceil, os.cpu_count()))
     errs = sum((results.get(t, {}).get("conc_errors") or 0) for t in cols)
     if errs:
         print("  note: %d errors in the concurrency runs" % errs)

@@ -83,12 +83,14 @@ void QemuDriver::bindDomain(rpc::Program& p) {
       return Error::operationFailed(ErrorDomain::Domain, "domain '" + def->name + "' already exists with uuid " +
                                                              conf::formatUuid(byName->def->uuid));
     }
-    // Durable first: a definition is acknowledged only once it is on disk.
-    if (auto r = store_->save(*def); !r) return r.error();
+    auto ticket = store_->save(*def);
+    if (!ticket) return ticket.error();
     v.def = def;
     v.persistent = true;
     domains_.put(v);
     lk.unlock();
+    // Acknowledged only once durable; concurrent defines share the flush.
+    if (auto r = store_->waitDurable(*ticket); !r) return r.error();
     events_->domainLifecycle(handle(v), kEventDefined, updated ? kDetailUpdated : kDetailAdded);
     return DomRet{handle(v)};
   };
@@ -103,7 +105,8 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
     if (!v->persistent) return Error::operationInvalid(kErr, "cannot undefine transient domain");
-    if (auto r = store_->remove(v->def->name); !r) return r.error();
+    auto ticket = store_->remove(v->def->name);
+    if (!ticket) return ticket.error();
     if (v->active()) {
       v->persistent = false;
       v->autostart = false;
@@ -112,6 +115,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
       domains_.remove(v->def->uuid);
     }
     lk.unlock();
+    if (auto r = store_->waitDurable(*ticket); !r) return r.error();
     events_->domainLifecycle(handle(*v), kEventUndefined, kDetailRemoved);
     return Void{};
   };
@@ -220,8 +224,11 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     if (!v->persistent) return Error::operationInvalid(kErr, "cannot set autostart for transient domain");
     bool on = a.value != 0;
     if (on != v->autostart) {
-      if (auto r = store_->setAutostart(v->def->name, on); !r) return r.error();
+      auto ticket = store_->setAutostart(v->def->name, on);
+      if (!ticket) return ticket.error();
       domains_.setAutostart(v->def->uuid, on);
+      lk.unlock();
+      if (auto r = store_->waitDurable(*ticket); !r) return r.error();
     }
     return Void{};
   });

@@ -295,6 +295,8 @@ Result<void> parseDomainNode(XmlNode root, DomainDef& def, ErrorDomain d) {
   auto name = root.childText("name");
   if (!name) return Error::make(ErrorCode::NoName, d, "missing name information: %s", "missing name information",
                                 std::nullopt);
+  if (name->find('\n') != std::string::npos)
+    return customErr(ErrorCode::XmlDetail, kFromXml, "invalid char in name: \n");
   def.name = *name;
   if (auto uuid = root.childText("uuid")) {
     auto u = parseUuid(*uuid);

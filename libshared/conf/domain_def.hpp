@@ -28,7 +28,7 @@
 //   * q35: PCI addresses (libvirt auto-adds pcie-root-port controllers, one
 //     per PCIe device plus a spare, and puts each device behind one); only
 //     the fixed SATA 00:1f.2 is assigned. pci-bridge auto-add when i440fx
-//     bus 0 is full (we fail with "No more available PCI slots" instead).
+//     bus 0 is full (we fail with libvirt's "a PCI slot is needed ..." then).
 //   * USB hubs when a controller runs out of ports (the device is left
 //     without an address); virtio-serial addresses; <resource> (libvirt only
 //     adds it on start); seclabels; firmware autoselection (firmware='efi'

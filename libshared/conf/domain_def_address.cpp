@@ -30,7 +30,9 @@ class PciBus0 {
       info.pci = a;
       return {};
     }
-    return intErr(d, "No more available PCI slots");
+    // libvirt would add a pci-bridge first; with bus 0 full it fails like this
+    return intErr(d, "a PCI slot is needed to connect a PCI controller model='pci-bridge', but none is "
+                     "available, and it cannot be automatically added");
   }
 
  private:
@@ -40,6 +42,9 @@ class PciBus0 {
 bool onBus0(const DeviceInfo& info) {
   return info.addressType == AddressType::Pci && info.pci.domain == 0 && info.pci.bus == 0;
 }
+
+// Errors of qemu_domain_address.c are reported in VIR_FROM_QEMU.
+constexpr ErrorDomain kQemu = ErrorDomain::Qemu;
 
 Result<void> collect(PciBus0& bus, const DeviceInfo& info, ErrorDomain d) {
   if (!onBus0(info)) return {};
@@ -62,6 +67,40 @@ Result<void> collectAll(PciBus0& bus, const DomainDef& def, ErrorDomain d) {
 
 bool isPciVideo(const VideoDef& v) { return v.model != "none" && v.model != "ramfb"; }
 
+// Calls `fn` for every device that still wants a PCI address, in the order
+// of qemuDomainAssignDevicePCISlots (the primary video is handled before).
+template <class F>
+Result<void> forEachPciCandidate(DomainDef& def, F&& fn) {
+  auto wants = [](const DeviceInfo& info) { return info.addressType == AddressType::None; };
+  for (auto& c : def.controllers) {
+    if (c.type == ControllerType::Pci && c.model != "pci-root" && c.model != "pcie-root" && wants(c.info))
+      SV_TRY_VOID(fn(c.info));
+  }
+  for (auto& n : def.nets)
+    if (n.type != NetType::Hostdev && wants(n.info)) SV_TRY_VOID(fn(n.info));
+  for (auto& c : def.controllers) {
+    if (c.type == ControllerType::Pci || c.type == ControllerType::Fdc || c.type == ControllerType::Ccid ||
+        c.type == ControllerType::Isa || c.type == ControllerType::Xenbus)
+      continue;
+    if (c.type == ControllerType::Usb && c.model == "none") continue;
+    if (c.type == ControllerType::Ide && c.index == 0) continue;
+    if (c.type == ControllerType::Scsi && c.model == "ncr53c90") continue;
+    if (wants(c.info)) SV_TRY_VOID(fn(c.info));
+  }
+  for (auto& disk : def.disks)
+    if (disk.bus == DiskBus::Virtio && wants(disk.info)) SV_TRY_VOID(fn(disk.info));
+  if (def.memballoon && def.memballoon->model != "none" && def.memballoon->model != "xen" &&
+      wants(def.memballoon->info))
+    SV_TRY_VOID(fn(def.memballoon->info));
+  for (auto& v : def.videos)
+    if (isPciVideo(v) && wants(v.info)) SV_TRY_VOID(fn(v.info));
+  for (auto& in : def.inputs)
+    if (in.bus == InputBus::Virtio && wants(in.info)) SV_TRY_VOID(fn(in.info));
+  for (auto& s : def.serials)
+    if (s.targetType == "pci-serial" && wants(s.info)) SV_TRY_VOID(fn(s.info));
+  return {};
+}
+
 Result<void> assignPciI440fx(DomainDef& def, ErrorDomain d) {
   PciBus0 bus;
   bus.reserve(PciAddress{});  // host bridge 00:00.0
@@ -79,7 +118,7 @@ Result<void> assignPciI440fx(DomainDef& def, ErrorDomain d) {
       continue;
     if (c.info.addressType == AddressType::Pci) {
       if (!(c.info.pci == fixed))
-        return intErr(d, fixed.function == 1 ? "Primary IDE controller must have PCI address 0:0:1.1"
+        return intErr(kQemu, fixed.function == 1 ? "Primary IDE controller must have PCI address 0:0:1.1"
                                              : "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2");
       continue;
     }
@@ -87,11 +126,12 @@ Result<void> assignPciI440fx(DomainDef& def, ErrorDomain d) {
     c.info.pci = fixed;
     SV_TRY_VOID(collect(bus, c.info, d));
   }
-  for (unsigned fn : {0u, 3u}) {
+  for (unsigned fn : {0u, 3u}) {  // ISA bridge and PM on the PIIX3
     PciAddress a;
     a.slot = 1;
     a.function = fn;
-    if (!bus.functionUsed(a)) bus.reserve(a);
+    if (bus.functionUsed(a)) return xmlErr(d, "Attempted double use of PCI Address " + formatPciAddress(a));
+    bus.reserve(a);
   }
   if (!def.videos.empty() && isPciVideo(def.videos[0]) && def.videos[0].info.addressType == AddressType::None) {
     if (bus.slotFree(2)) {
@@ -105,35 +145,7 @@ Result<void> assignPciI440fx(DomainDef& def, ErrorDomain d) {
     }
   }
 
-  auto wants = [](const DeviceInfo& info) { return info.addressType == AddressType::None; };
-  // qemuDomainAssignDevicePCISlots, in its order
-  for (auto& c : def.controllers) {
-    if (c.type == ControllerType::Pci && c.model != "pci-root" && c.model != "pcie-root" && wants(c.info))
-      SV_TRY_VOID(bus.reserveNext(c.info, d));
-  }
-  for (auto& n : def.nets)
-    if (n.type != NetType::Hostdev && wants(n.info)) SV_TRY_VOID(bus.reserveNext(n.info, d));
-  for (auto& c : def.controllers) {
-    if (c.type == ControllerType::Pci || c.type == ControllerType::Fdc || c.type == ControllerType::Ccid ||
-        c.type == ControllerType::Isa || c.type == ControllerType::Xenbus)
-      continue;
-    if (c.type == ControllerType::Usb && c.model == "none") continue;
-    if (c.type == ControllerType::Ide && c.index == 0) continue;
-    if (c.type == ControllerType::Scsi && c.model == "ncr53c90") continue;
-    if (wants(c.info)) SV_TRY_VOID(bus.reserveNext(c.info, d));
-  }
-  for (auto& disk : def.disks)
-    if (disk.bus == DiskBus::Virtio && wants(disk.info)) SV_TRY_VOID(bus.reserveNext(disk.info, d));
-  if (def.memballoon && def.memballoon->model != "none" && def.memballoon->model != "xen" &&
-      wants(def.memballoon->info))
-    SV_TRY_VOID(bus.reserveNext(def.memballoon->info, d));
-  for (auto& v : def.videos)
-    if (isPciVideo(v) && wants(v.info)) SV_TRY_VOID(bus.reserveNext(v.info, d));
-  for (auto& in : def.inputs)
-    if (in.bus == InputBus::Virtio && wants(in.info)) SV_TRY_VOID(bus.reserveNext(in.info, d));
-  for (auto& s : def.serials)
-    if (s.targetType == "pci-serial" && wants(s.info)) SV_TRY_VOID(bus.reserveNext(s.info, d));
-  return {};
+  return forEachPciCandidate(def, [&](DeviceInfo& info) { return bus.reserveNext(info, d); });
 }
 
 int usbPortCount(const ControllerDef& c) {
@@ -152,7 +164,7 @@ void assignUsbPorts(DomainDef& def) {
     if (c.type == ControllerType::Usb && c.index >= 0 && usbPortCount(c) > 0)
       ports.emplace(static_cast<unsigned>(c.index), usbPortCount(c));
   auto note = [&](const DeviceInfo& info) {
-    if (info.addressType != AddressType::Usb || info.usb.port.empty()) return;
+    if (info.addressType != AddressType::Usb || info.usb.port.empty() || info.usb.port == "0") return;
     auto top = strToUInt(info.usb.port.substr(0, info.usb.port.find('.')));
     if (top) used[info.usb.bus].insert(*top);
   };
@@ -161,7 +173,9 @@ void assignUsbPorts(DomainDef& def) {
   for (const auto& x : def.serials) note(x.info);
 
   auto assign = [&](DeviceInfo& info) {
-    if (info.addressType != AddressType::None) return;
+    // a USB address without a port (or port 0) asks for one
+    bool portless = info.addressType == AddressType::Usb && (info.usb.port.empty() || info.usb.port == "0");
+    if (info.addressType != AddressType::None && !portless) return;
     for (auto& [busIdx, n] : ports) {
       for (int p = 1; p <= n; p++) {
         if (used[busIdx].count(static_cast<unsigned>(p))) continue;
@@ -185,6 +199,21 @@ void assignUsbPorts(DomainDef& def) {
 }  // namespace
 
 Result<void> detail::assignAddresses(DomainDef& def, ErrorDomain d) {
+  if (isI440fx(def) || isQ35(def)) {
+    Result<void> bad;
+    auto check = [&](const DeviceInfo& info) {
+      if (bad && info.addressType == AddressType::Pci && info.pci.domain != 0)
+        bad = xmlErr(d, "Invalid PCI address " + formatPciAddress(info.pci) + ". Only PCI domain 0 is available");
+    };
+    for (const auto& x : def.disks) check(x.info);
+    for (const auto& x : def.controllers) check(x.info);
+    for (const auto& x : def.nets) check(x.info);
+    for (const auto& x : def.serials) check(x.info);
+    for (const auto& x : def.inputs) check(x.info);
+    for (const auto& x : def.videos) check(x.info);
+    if (def.memballoon) check(def.memballoon->info);
+    if (!bad) return bad;
+  }
   if (isI440fx(def)) {
     SV_TRY_VOID(assignPciI440fx(def, d));
   } else if (isQ35(def)) {
@@ -194,6 +223,12 @@ Result<void> detail::assignAddresses(DomainDef& def, ErrorDomain d) {
         c.info.pci = PciAddress{0, 0, 0x1f, 2, std::nullopt};
       }
     }
+  } else {
+    // A machine without a PCI root (unknown to this model, isapc, microvm):
+    // libvirt fails as soon as a device needs a PCI address.
+    if (!def.videos.empty() && isPciVideo(def.videos[0]) && def.videos[0].info.addressType == AddressType::None)
+      return xmlErr(d, "No PCI buses available");
+    SV_TRY_VOID(forEachPciCandidate(def, [&](DeviceInfo&) -> Result<void> { return xmlErr(d, "No PCI buses available"); }));
   }
   assignUsbPorts(def);
   return {};

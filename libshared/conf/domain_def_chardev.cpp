@@ -54,10 +54,7 @@ Result<ChrDef> detail::parseChr(XmlNode node, bool isConsole, ErrorDomain d) {
     c.type = static_cast<ChrType>(t);
   }
   if (XmlNode src = node.child("source")) {
-    if (c.type != ChrType::Pty) {
-      c.sourcePath = src.attr("path");
-      if (c.sourcePath && c.sourcePath->empty()) c.sourcePath.reset();
-    }
+    if (c.type != ChrType::Pty) c.sourcePath = src.attr("path");  // '' is kept, as libvirt does
     if (c.type == ChrType::Tcp || c.type == ChrType::Unix) {
       std::optional<unsigned> mode;
       SV_TRY_ASSIGN(mode, propEnum(src, "mode", kModeNames));
@@ -79,15 +76,15 @@ Result<ChrDef> detail::parseChr(XmlNode node, bool isConsole, ErrorDomain d) {
     if (!c.sourceHost) return intErr(d, "Missing source host attribute for char device");
     if (!c.sourceService) return intErr(d, "Missing source service attribute for char device");
   }
-  if (usesPath(c.type) && c.type != ChrType::Unix && !c.sourcePath)
+  if (usesPath(c.type) && !c.sourcePath)
     return intErr(d, "Missing source path attribute for char device");
 
   if (XmlNode target = node.child("target")) {
     if (auto tt = target.attr("type")) {
       const Names& names = isConsole ? kConsoleTargetNames : kSerialTargetNames;
-      if (enumIndex(names, *tt) <= 0)
-        return cfgErr(d, "unknown target type '" + *tt + "' specified for character device");
-      c.targetType = *tt;
+      int idx = enumIndex(names, *tt);
+      if (idx < 0) return cfgErr(d, "unknown target type '" + *tt + "' specified for character device");
+      if (idx > 0) c.targetType = *tt;  // 'none' is the same as no type
     }
     if (auto port = target.attr("port")) {
       auto p = strToInt(*port);
@@ -96,10 +93,10 @@ Result<ChrDef> detail::parseChr(XmlNode node, bool isConsole, ErrorDomain d) {
     }
     if (!isConsole) {
       if (XmlNode model = target.child("model")) {
-        if (auto name = model.attr("name")) {
-          if (enumIndex(kSerialModelNames, *name) <= 0)
-            return cfgErr(d, "unknown target model '" + *name + "' specified for character device");
-          c.targetModel = *name;
+        if (auto name = model.attr("name"); name && !name->empty()) {
+          int idx = enumIndex(kSerialModelNames, *name);
+          if (idx < 0) return cfgErr(d, "unknown target model '" + *name + "' specified for character device");
+          if (idx > 0) c.targetModel = *name;  // 'none' is the same as no model
         }
       }
     }
@@ -128,7 +125,20 @@ bool detail::chrSourceEqual(const ChrDef& a, const ChrDef& b) {
 }
 
 Result<void> detail::postParseChardevs(DomainDef& def, ErrorDomain d) {
-  // Unnumbered ports get one more than the highest port in use.
+  // Serial port numbers, in the two passes libvirt 9.0 makes (observed):
+  // first a serial with an explicit target type but no port gets the lowest
+  // port no other typed serial uses; then any other unnumbered serial gets
+  // one more than the highest port in use.
+  for (auto& c : def.serials) {
+    if (c.targetPort || !c.targetType) continue;
+    int port = 0;
+    auto used = [&](int p) {
+      return std::any_of(def.serials.begin(), def.serials.end(),
+                         [&](const ChrDef& o) { return o.targetType && o.targetPort == p; });
+    };
+    while (used(port)) port++;
+    c.targetPort = port;
+  }
   for (auto& c : def.serials) {
     if (c.targetPort) continue;
     int maxport = -1;

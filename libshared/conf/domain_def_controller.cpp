@@ -115,7 +115,12 @@ Result<void> parseAddress(XmlNode addr, DeviceInfo& info, ErrorDomain d) {
 
 Result<void> detail::parseDeviceInfo(XmlNode dev, DeviceInfo& info, ErrorDomain d, bool allowBoot) {
   if (XmlNode alias = dev.child("alias")) {
-    if (auto name = alias.attr("name"); name && name->starts_with("ua-")) info.alias = *name;
+    // user aliases: "ua-" and [A-Za-z0-9_-]; anything else is ignored, as libvirt does
+    auto ok = [](const std::string& s) {
+      return s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+             std::string::npos;
+    };
+    if (auto name = alias.attr("name"); name && name->starts_with("ua-") && ok(*name)) info.alias = *name;
   }
   if (allowBoot) {
     if (XmlNode boot = dev.child("boot")) SV_TRY_ASSIGN(info.bootOrder, propUInt(boot, "order", 10, kPropRequired | kPropNonZero));

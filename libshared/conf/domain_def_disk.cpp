@@ -17,7 +17,8 @@ const Names kFormatNames = {"raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc",
                             "ploop", "cow", "qcow", "qcow2", "qed", "vmdk", "luks"};
 
 std::string sourceDescription(const DiskDef& disk) {
-  if (disk.sourcePool) return *disk.sourcePool + "/" + disk.sourceVolume.value_or("<null>");
+  if (disk.sourcePool)
+    return "pool = '" + *disk.sourcePool + "', volume = '" + disk.sourceVolume.value_or("<null>") + "'";
   return disk.sourcePath.value_or("<null>");
 }
 
@@ -43,6 +44,7 @@ int detail::diskNameToIndex(std::string_view name) {
     idx += rest[i] - 'a';
     if (idx > 1000000) return -1;
   }
+  if (i == 0) return -1;  // "vd0": no drive letters
   for (; i < rest.size(); i++)
     if (rest[i] < '0' || rest[i] > '9') return -1;
   return static_cast<int>(idx);
@@ -96,9 +98,11 @@ Result<DiskDef> detail::parseDisk(XmlNode node, ErrorDomain d) {
 
   XmlNode target = node.child("target");
   auto dev = target ? target.attr("dev") : std::nullopt;
-  if (!dev || dev->empty()) {
-    return Error::make(kErrNoTarget, d, "missing target information for device %s", "missing target information",
-                       sourceDescription(disk));
+  if (!dev) {
+    std::optional<std::string> what;
+    if (disk.sourcePath || disk.sourcePool) what = sourceDescription(disk);
+    return Error::make(kErrNoTarget, d, "missing target information for device %s",
+                       "missing target information for device", what);
   }
   disk.targetDev = *dev;
   SV_TRY_ASSIGN(v, propEnum(target, "bus", kDiskBusNames, kPropNonZero));
@@ -111,6 +115,10 @@ Result<DiskDef> detail::parseDisk(XmlNode node, ErrorDomain d) {
   disk.transient = static_cast<bool>(node.child("transient"));
   disk.serial = node.childText("serial");
   if (disk.device == DiskDevice::Cdrom) disk.readonly = true;
+  // a drive without a <source> is an empty one, of type file
+  if (!node.child("source") &&
+      (disk.type == DiskType::Volume || disk.type == DiskType::Block || disk.type == DiskType::Dir))
+    disk.type = DiskType::File;
 
   SV_TRY_VOID(parseDeviceInfo(node, disk.info, d, true));
   return disk;

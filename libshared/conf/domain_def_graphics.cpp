@@ -20,6 +20,8 @@ Result<void> parseListens(XmlNode node, GraphicsDef& g, ErrorDomain d) {
     std::optional<unsigned> t;
     SV_TRY_ASSIGN(t, propEnum(l, "type", kListenTypeNames, kPropRequired));
     gl.type = kListenTypeNames[*t];
+    if (gl.type != "network" && l.attr("network"))
+      return xmlErr(d, "'network' attribute is valid only for listen type 'network'");
     if (gl.type == "address") {
       gl.address = l.attr("address");
       if (gl.address && gl.address->empty()) gl.address.reset();
@@ -103,7 +105,9 @@ Result<GraphicsDef> detail::parseGraphics(XmlNode node, ErrorDomain d) {
     g.port = p.value_or(0);
     SV_TRY_ASSIGN(p, propInt(node, "tlsPort"));
     g.tlsPort = p.value_or(0);
-    if (auto a = node.attr("autoport"); a && *a == "yes") g.autoport = true;
+    std::optional<bool> ap;
+    SV_TRY_ASSIGN(ap, propYesNo(node, "autoport"));
+    if (ap == true) g.autoport = true;
     if (g.port == -1 && g.tlsPort == -1) g.autoport = true;  // legacy syntax
     if (g.autoport == true) {
       g.port = 0;
@@ -115,6 +119,10 @@ Result<GraphicsDef> detail::parseGraphics(XmlNode node, ErrorDomain d) {
     g.passwd = node.attr("passwd");
   }
   SV_TRY_VOID(parseListens(node, g, d));
+  // SPICE with no port to listen on gets a single <listen type='none'/>
+  if (g.type == GraphicsType::Spice && g.port == 0 && g.tlsPort == 0 && g.autoport != true &&
+      !g.listens.empty() && (g.listens[0].type == "address" || g.listens[0].type == "network"))
+    g.listens = {GraphicsListen{"none", std::nullopt, std::nullopt, std::nullopt}};
   return g;
 }
 
@@ -142,10 +150,12 @@ void detail::formatGraphics(XmlWriter& w, const GraphicsDef& g, unsigned flags) 
     w.attrIf("keymap", g.keymap).attrIf("sharePolicy", g.sharePolicy);
     passwd();
   } else if (g.type == GraphicsType::Spice) {
-    if (g.port) w.attr("port", g.port);
-    if (g.tlsPort) w.attr("tlsPort", g.tlsPort);
-    if (g.autoport) w.attr("autoport", *g.autoport ? "yes" : "no");
-    listenAttr();
+    if (!first || first->type != "none") {
+      if (g.port) w.attr("port", g.port);
+      if (g.tlsPort) w.attr("tlsPort", g.tlsPort);
+      if (g.autoport) w.attr("autoport", *g.autoport ? "yes" : "no");
+      listenAttr();
+    }
     w.attrIf("keymap", g.keymap);
     passwd();
   }
@@ -162,12 +172,12 @@ void detail::formatGraphics(XmlWriter& w, const GraphicsDef& g, unsigned flags) 
 Result<VideoDef> detail::parseVideo(XmlNode node, ErrorDomain d) {
   VideoDef v;
   if (XmlNode model = node.child("model")) {
-    if (auto type = model.attr("type")) {
+    if (auto type = model.attr("type"); type && !type->empty()) {
       if (enumIndex(kVideoModelNames, *type) < 0) return cfgErr(d, "unknown video model '" + *type + "'");
       v.model = *type;
     }
     auto num = [&](const char* attr, std::optional<unsigned>& out) -> Result<void> {
-      if (auto s = model.attr(attr)) {
+      if (auto s = model.attr(attr); s && !s->empty()) {  // empty counts as absent
         auto n = strToUIntp(*s);
         if (!n) {
           std::string msg = "cannot parse video " + std::string(attr) + " '" + *s + "'";
@@ -191,8 +201,10 @@ Result<VideoDef> detail::parseVideo(XmlNode node, ErrorDomain d) {
 void detail::formatVideo(XmlWriter& w, const VideoDef& v, unsigned flags) {
   w.open("video");
   w.open("model").attr("type", v.model);
-  w.attrIf("ram", v.ram).attrIf("vram", v.vram).attrIf("vram64", v.vram64).attrIf("vgamem", v.vgamem);
-  w.attrIf("heads", v.heads);
+  // like libvirt, zero means unset
+  auto nz = [](const std::optional<unsigned>& x) { return x && *x ? x : std::nullopt; };
+  w.attrIf("ram", nz(v.ram)).attrIf("vram", nz(v.vram)).attrIf("vram64", nz(v.vram64)).attrIf("vgamem", nz(v.vgamem));
+  w.attrIf("heads", nz(v.heads));
   if (v.primary) w.attr("primary", "yes");
   w.close();
   formatDeviceInfo(w, v.info, flags);
@@ -221,7 +233,7 @@ Result<InputDef> detail::parseInput(XmlNode node, ErrorDomain d) {
 
 void detail::formatInput(XmlWriter& w, const InputDef& in, unsigned flags) {
   w.open("input").attr("type", enumName(kInputTypeNames, in.type));
-  if (in.bus != InputBus::Default) w.attr("bus", enumName(kInputBusNames, in.bus));
+  if (in.bus != InputBus::Default && in.bus != InputBus::None) w.attr("bus", enumName(kInputBusNames, in.bus));
   formatDeviceInfo(w, in.info, flags);
   w.close();
 }

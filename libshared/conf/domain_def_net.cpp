@@ -9,6 +9,7 @@ using namespace detail;
 
 namespace {
 const Names kNetDriverNames = {"default", "qemu", "vhost", "vfio"};
+const Names kMacvtapModeNames = {"vepa", "private", "bridge", "passthrough"};
 
 bool isXDigit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 }  // namespace
@@ -58,15 +59,6 @@ Result<NetDef> detail::parseNet(XmlNode node, ErrorDomain d) {
   if (v) net.type = static_cast<NetType>(*v);
   const std::string typeName(enumName(kNetTypeNames, net.type));
 
-  if (XmlNode mac = node.child("mac")) {
-    if (auto addr = mac.attr("address")) {
-      auto m = parseMac(*addr);
-      if (!m) return xmlErr(d, "unable to parse mac address '" + *addr + "'");
-      if ((*m)[0] & 1) return xmlErr(d, "expected unicast mac address, found multicast '" + *addr + "'");
-      net.mac = *m;
-    }
-  }
-
   XmlNode src = node.child("source");
   auto requireSource = [&](const char* attr, std::optional<std::string>& out) -> Result<void> {
     if (!src) return xmlErr(d, "interface type='" + typeName + "' requires a 'source' element");
@@ -85,22 +77,36 @@ Result<NetDef> detail::parseNet(XmlNode node, ErrorDomain d) {
       break;
     case NetType::Direct:
       SV_TRY_VOID(requireSource("dev", net.sourceDev));
-      net.sourceMode = src.attr("mode");
+      SV_TRY_ASSIGN(v, propEnum(src, "mode", kMacvtapModeNames));
+      if (v) net.sourceMode = std::string(kMacvtapModeNames[*v]);
       break;
     default:
       break;
+  }
+
+  if (XmlNode mac = node.child("mac")) {
+    if (auto addr = mac.attr("address")) {
+      auto m = parseMac(*addr);
+      if (!m) return xmlErr(d, "unable to parse mac address '" + *addr + "'");
+      if ((*m)[0] & 1) return xmlErr(d, "expected unicast mac address, found multicast '" + *addr + "'");
+      net.mac = *m;
+    }
   }
 
   if (XmlNode target = node.child("target")) {
     net.targetDev = target.attr("dev");
     SV_TRY_ASSIGN(net.targetManaged, propYesNo(target, "managed"));
     // Names libvirt generates itself are not kept in the persistent config.
-    if (net.targetDev && (net.targetDev->empty() || net.targetDev->starts_with("vnet") ||
-                          net.targetDev->starts_with("macvtap") || net.targetDev->starts_with("macvlan")))
+    if (net.targetDev && (net.targetDev->starts_with("vnet") || net.targetDev->starts_with("macvtap") ||
+                          net.targetDev->starts_with("macvlan")))
       net.targetDev.reset();
   }
   if (XmlNode model = node.child("model")) {
-    if (auto t = model.attr("type"); t && !t->empty()) net.model = *t;
+    if (auto t = model.attr("type"); t && !t->empty()) {
+      if (t->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+        return Error::invalidArg(d, "Model name contains invalid characters");
+      net.model = *t;
+    }
   }
   const bool virtio = net.model && net.model->starts_with("virtio");
   if (XmlNode drv = node.child("driver"); drv && virtio) {
@@ -130,8 +136,10 @@ void detail::formatNet(XmlWriter& w, const NetDef& net, unsigned flags) {
   }
   if (net.targetDev) w.open("target").attr("dev", *net.targetDev).attrYesNo("managed", net.targetManaged).close();
   if (net.model) w.open("model").attr("type", *net.model).close();
-  if (net.driverName || net.driverQueues) {
-    w.open("driver").attrIf("name", net.driverName).attrIf("queues", net.driverQueues).close();
+  if (net.driverName || net.driverQueues > 1u) {
+    w.open("driver").attrIf("name", net.driverName);
+    if (net.driverQueues > 1u) w.attr("queues", *net.driverQueues);  // libvirt omits the default of 1
+    w.close();
   }
   formatDeviceInfo(w, net.info, flags);
   w.close();

@@ -81,6 +81,7 @@ Result<void> detail::parseOsBoot(XmlNode os, DomainDef& def, ErrorDomain d) {
     SV_TRY_ASSIGN(t, propEnum(loader, "type", kLoaderTypeNames, kPropNonZero));
     l.type = enumStr(kLoaderTypeNames, t);
     l.path = loader.text();
+    if (!l.type && !l.path.empty()) l.type = "rom";  // libvirt's default for a given loader
     def.loader = std::move(l);
   }
   def.nvram = os.childText("nvram");
@@ -93,26 +94,27 @@ Result<void> detail::parseOsBoot(XmlNode os, DomainDef& def, ErrorDomain d) {
   }
   if (XmlNode menu = os.child("bootmenu")) {
     SV_TRY_ASSIGN(def.bootMenu, propYesNo(menu, "enable"));
-    if (auto t = menu.attr("timeout"); t && def.bootMenu == true) {
-      auto v = strToUIntp(*t);
-      if (!v || *v > 65535) return cfgErr(d, "invalid value for boot menu timeout, must be in range [0,65535]");
-      def.bootMenuTimeout = *v;
+    if (def.bootMenu == true) {
+      std::optional<unsigned> t;
+      SV_TRY_ASSIGN(t, propUInt(menu, "timeout"));
+      if (t && *t > 65535) return cfgErr(d, "invalid value for boot menu timeout, must be in range [0,65535]");
+      def.bootMenuTimeout = t;
     }
   }
   if (XmlNode bios = os.child("bios")) {
-    SV_TRY_ASSIGN(def.biosUseSerial, propYesNo(bios, "useserial"));
-    if (auto t = bios.attr("rebootTimeout")) {
-      auto v = strToInt(*t);
-      if (!v || *v < -1 || *v > 65535)
-        return cfgErr(d, "invalid value for rebootTimeout, must be in range [-1,65535]");
-      def.biosRebootTimeout = *v;
+    if (auto us = bios.attr("useserial")) def.biosUseSerial = *us == "yes";  // libvirt: STREQ "yes"
+    std::optional<int> t;
+    SV_TRY_ASSIGN(t, propInt(bios, "rebootTimeout"));
+    if (t) {
+      if (*t < -1 || *t > 65535) return cfgErr(d, "invalid value for rebootTimeout, must be in range [-1,65535]");
+      def.biosRebootTimeout = *t;
     }
   }
   if (XmlNode smbios = os.child("smbios")) {
-    auto mode = smbios.attr("mode");
-    if (!mode || enumIndex(kSmbiosNames, *mode) <= 0)
-      return cfgErr(d, "unknown smbios mode '" + mode.value_or("(null)") + "'");
-    def.smbiosMode = *mode;
+    if (auto mode = nonEmpty(smbios.attr("mode"))) {
+      if (enumIndex(kSmbiosNames, *mode) <= 0) return cfgErr(d, "unknown smbios mode '" + *mode + "'");
+      def.smbiosMode = *mode;
+    }
   }
   return {};
 }

@@ -92,8 +92,11 @@ void applyVideoDefaults(VideoDef& v) {
   if (v.model == "default") v.model = "cirrus";
   const std::string& m = v.model;
   if (m == "none") return;
-  if (v.vram && *v.vram) v.vram = roundUpPowerOfTwo(*v.vram);
-  if (v.ram && *v.ram) v.ram = roundUpPowerOfTwo(*v.ram);
+  if (v.vram == 0u) v.vram.reset();  // 0 means "use the default"
+  if (v.ram == 0u) v.ram.reset();
+  if (v.vgamem == 0u) v.vgamem.reset();
+  if (v.vram) v.vram = roundUpPowerOfTwo(*v.vram);
+  if (v.ram) v.ram = roundUpPowerOfTwo(*v.ram);
   if (!v.vram) {
     if (m == "vga" || m == "cirrus" || m == "vmvga" || m == "bochs") v.vram = 16384;
     else if (m == "xen") v.vram = 4096;
@@ -147,8 +150,17 @@ Result<void> detail::postParseDomainDef(DomainDef& def, ErrorDomain d) {
     // qemuDomainDefAddDefaultDevices
     if (!hasController(def, ControllerType::Usb, 0)) addController(def, ControllerType::Usb, 0, defaultUsbModel(def));
     if (q35 && !hasController(def, ControllerType::Sata, 0)) addController(def, ControllerType::Sata, 0, std::nullopt);
-    if (!hasController(def, ControllerType::Pci, 0))
-      addController(def, ControllerType::Pci, 0, q35 ? "pcie-root" : "pci-root");
+    const char* rootModel = q35 ? "pcie-root" : "pci-root";
+    auto root = std::find_if(def.controllers.begin(), def.controllers.end(), [](const ControllerDef& c) {
+      return c.type == ControllerType::Pci && c.index == 0;
+    });
+    if (root == def.controllers.end()) {
+      addController(def, ControllerType::Pci, 0, rootModel);
+    } else if (root->model != rootModel) {
+      return xmlErr(ErrorDomain::Qemu, std::string("The PCI controller with index='0' must be model='") + rootModel +
+                                           "' for this machine type, but model='" +
+                                           root->model.value_or("(null)") + "' was found instead");
+    }
   }
   if (!def.memballoon) def.memballoon.emplace();
   postParseCpu(def);

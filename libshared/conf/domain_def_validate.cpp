@@ -2,6 +2,7 @@
 // (libvirt's virDomainDefValidate and the checks of its post-parse step).
 #include "conf/domain_def_detail.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -19,6 +20,12 @@ std::string diskSource(const DiskDef& disk) {
 Result<void> validateDisks(const DomainDef& def, ErrorDomain d) {
   for (size_t i = 0; i < def.disks.size(); i++) {
     const DiskDef& disk = def.disks[i];
+    bool removable0 = disk.device == DiskDevice::Cdrom || disk.device == DiskDevice::Floppy;
+    if (!removable0 && diskNameToIndex(disk.targetDev) < 0)
+      return intErr(d, "Invalid harddisk device name: " + disk.targetDev);
+    if (disk.device == DiskDevice::Lun && !(disk.type == DiskType::Block && disk.sourcePath) &&
+        disk.type != DiskType::Network && disk.type != DiskType::Volume)
+      return cfgErr(d, "disk device='lun' is only valid for block type disk source");
     bool removable = disk.device == DiskDevice::Cdrom || disk.device == DiskDevice::Floppy;
     if (!removable && !disk.sourcePath && !disk.sourcePool && disk.type != DiskType::Network &&
         disk.type != DiskType::Nvme && disk.type != DiskType::Vhostuser) {
@@ -113,7 +120,11 @@ Result<void> validateDomainDef(const DomainDef& def, ErrorDomain d) {
     if (!audioIds.insert(a.id).second)
       return xmlErr(d, "audio ID " + std::to_string(a.id) + " is used multiple times");
   SV_TRY_VOID(validateAliases(def, d));
+  bool usbNone = std::any_of(def.controllers.begin(), def.controllers.end(), [](const ControllerDef& c) {
+    return c.type == ControllerType::Usb && c.model == "none";
+  });
   for (const auto& in : def.inputs) {
+    if (usbNone && in.bus == InputBus::Usb) return cfgErr(d, "Can't add USB input device. USB bus is disabled");
     if (in.bus == InputBus::Ps2 && in.type != InputType::Mouse && in.type != InputType::Keyboard)
       return intErr(d, "ps2 bus does not support " + std::string(enumName(kInputTypeNames, in.type)) +
                            " input device");

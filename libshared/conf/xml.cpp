@@ -145,15 +145,28 @@ XmlNode XmlNode::child(std::string_view childName) const {
 long XmlNode::line() const { return node_ ? xmlGetLineNo(node_) : -1; }
 
 namespace {
+// Drops the whitespace-only text libxml2 would not have kept when parsing
+// with keepBlanks=0 (its areBlanks() heuristic): blanks are kept when they
+// are an element's only content or follow/accompany other text.
 void removeBlankText(xmlNodePtr n) {
+  xmlNodePtr firstKept = nullptr, lastKept = nullptr;
   for (xmlNodePtr c = n->children; c;) {
     xmlNodePtr next = c->next;
     if (c->type == XML_TEXT_NODE && xmlIsBlankNode(c)) {
-      xmlUnlinkNode(c);
-      xmlFreeNode(c);
+      bool onlyContent = !lastKept && !next;
+      bool keep = onlyContent || (lastKept && lastKept->type == XML_TEXT_NODE) ||
+                  (firstKept && firstKept->type == XML_TEXT_NODE);
+      if (!keep) {
+        xmlUnlinkNode(c);
+        xmlFreeNode(c);
+        c = next;
+        continue;
+      }
     } else if (c->type == XML_ELEMENT_NODE) {
       removeBlankText(c);
     }
+    if (!firstKept) firstKept = c;
+    lastKept = c;
     c = next;
   }
 }

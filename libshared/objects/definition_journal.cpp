@@ -163,7 +163,7 @@ Result<void> DefinitionJournal::replay() {
   return {};
 }
 
-Result<void> DefinitionJournal::commit(const std::vector<JournalRecord>& recs) {
+Result<uint64_t> DefinitionJournal::append(const std::vector<JournalRecord>& recs) {
   std::lock_guard lk(mutex_);
   if (fd_ < 0) return Error::internal(err_, "definition journal is not open");
   // Refuse before anything is journaled: a bad record would fail every replay.
@@ -172,10 +172,9 @@ Result<void> DefinitionJournal::commit(const std::vector<JournalRecord>& recs) {
   std::string b;
   for (const auto& rec : recs) {
     size_t total = kRecordFixed + rec.path.size() + rec.content.size() + kRecordTrailer;
-    size_t start = b.size();
     put32(b, kRecordMagic);
     put32(b, static_cast<uint32_t>(total));
-    put64(b, 0);  // generation, filled in below
+    put64(b, 0);  // generation, stamped below
     put64(b, ++seq_);
     b.push_back(static_cast<char>(rec.op));
     put32(b, static_cast<uint32_t>(rec.path.size()));
@@ -183,38 +182,71 @@ Result<void> DefinitionJournal::commit(const std::vector<JournalRecord>& recs) {
     b += rec.path;
     b += rec.content;
     b.resize(b.size() + kRecordTrailer);
-    (void)start;
   }
+  auto syncAll = [&]() -> Result<void> {
+    if (::syncfs(fd_) < 0) return Error::systemError(err_, errno, "cannot sync file system");
+    durable_ = appended_;
+    return {};
+  };
   if (b.size() > size_ - kRecordsStart) {
     // Too big for the journal: apply, then make the whole file system durable.
     for (const auto& rec : recs)
-      if (auto r = applyRecord(dir_, rec, err_); !r) return r;
-    if (::syncfs(fd_) < 0) return Error::systemError(err_, errno, "cannot sync file system");
-    return {};
+      if (auto r = applyRecord(dir_, rec, err_); !r) return r.error();
+    appended_ += 1;
+    if (auto r = syncAll(); !r) return r.error();
+    return appended_;
   }
   if (offset_ + b.size() > size_) {
     // Full: make what it covers durable, then start a new generation.
-    if (::syncfs(fd_) < 0) return Error::systemError(err_, errno, "cannot sync file system");
+    if (auto r = syncAll(); !r) return r.error();
     ++generation_;
     offset_ = kRecordsStart;
-    if (auto r = writeHeader(); !r) return r;
+    if (auto r = writeHeader(); !r) return r.error();
   }
-  // Stamp the generation and checksum of every record.
   for (size_t off = 0; off < b.size();) {
     auto* p = reinterpret_cast<unsigned char*>(b.data() + off);
-    uint32_t total = get32(p);
-    total = get32(p + 4);
+    uint32_t total = get32(p + 4);
     for (int i = 0; i < 8; ++i) p[8 + i] = static_cast<unsigned char>(generation_ >> (8 * (7 - i)));
     uint32_t c = crc32(p, total - kRecordTrailer);
     for (int i = 0; i < 4; ++i) p[total - kRecordTrailer + i] = static_cast<unsigned char>(c >> (8 * (3 - i)));
     off += total;
   }
-  if (auto r = pwriteAll(fd_, b, offset_, err_); !r) return r;
-  if (::fdatasync(fd_) < 0) return Error::systemError(err_, errno, "cannot sync definition journal");
+  if (auto r = pwriteAll(fd_, b, offset_, err_); !r) return r.error();
   offset_ += b.size();
+  appended_ += b.size();
+  // Files are written (not synced) at once, in journal order; the journal
+  // makes them durable, checkpoints make the files themselves durable.
   for (const auto& rec : recs)
-    if (auto r = applyRecord(dir_, rec, err_); !r) return r;
+    if (auto r = applyRecord(dir_, rec, err_); !r) return r.error();
+  return appended_;
+}
+
+Result<void> DefinitionJournal::waitDurable(uint64_t ticket) {
+  std::unique_lock lk(mutex_);
+  while (durable_ < ticket) {
+    if (syncing_) {
+      synced_.wait(lk);
+      continue;
+    }
+    syncing_ = true;
+    uint64_t target = appended_;
+    int fd = fd_;
+    lk.unlock();
+    int rc = ::fdatasync(fd);
+    int e = errno;
+    lk.lock();
+    syncing_ = false;
+    synced_.notify_all();
+    if (rc < 0) return Error::systemError(err_, e, "cannot sync definition journal");
+    durable_ = std::max(durable_, target);
+  }
   return {};
+}
+
+Result<void> DefinitionJournal::commit(const std::vector<JournalRecord>& recs) {
+  auto t = append(recs);
+  if (!t) return t.error();
+  return waitDurable(*t);
 }
 
 void DefinitionJournal::abandonForTest() {
@@ -227,6 +259,7 @@ Result<void> DefinitionJournal::checkpoint() {
   std::lock_guard lk(mutex_);
   if (fd_ < 0 || offset_ == kRecordsStart) return {};
   if (::syncfs(fd_) < 0) return Error::systemError(err_, errno, "cannot sync file system");
+  durable_ = appended_;
   ++generation_;
   offset_ = kRecordsStart;
   return writeHeader();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -38,7 +39,14 @@ class DefinitionJournal {
   // Creates or opens <dir>/.journal, replays the committed records through
   // applyRecord, makes the result durable and starts a new generation.
   Result<void> open();
-  // Durably records the changes (one flush for all) and applies them.
+  // Records and applies the changes; returns a ticket for waitDurable().
+  // Callers hold their own lock across append() so records and files stay
+  // in one order, and release it before waiting.
+  Result<uint64_t> append(const std::vector<JournalRecord>& recs);
+  // Returns once every record up to `ticket` survives power loss. Concurrent
+  // waiters share one flush (group commit).
+  Result<void> waitDurable(uint64_t ticket);
+  // append + waitDurable.
   Result<void> commit(const std::vector<JournalRecord>& recs);
   // Makes every applied change durable and empties the journal.
   Result<void> checkpoint();
@@ -60,7 +68,11 @@ class DefinitionJournal {
   uint64_t generation_ = 0;
   uint64_t offset_ = 0;
   uint64_t seq_ = 0;
+  uint64_t appended_ = 0;  // bytes ever appended (monotonic, across generations)
+  uint64_t durable_ = 0;   // appended_ value known to be on stable storage
+  bool syncing_ = false;
   std::mutex mutex_;
+  std::condition_variable synced_;
 };
 
 }  // namespace splitvirt::objects

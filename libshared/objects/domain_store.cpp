@@ -63,19 +63,19 @@ std::vector<StoredDomain> DomainStore::loadAll() {
   return out;
 }
 
-Result<void> DomainStore::save(const conf::DomainDef& def) {
+Result<uint64_t> DomainStore::save(const conf::DomainDef& def) {
   std::string xml = conf::formatDomainDef(def, conf::kFormatInactive | conf::kFormatSecure, -1);
-  return journal_.commit({{JournalOp::WriteFile, def.name + ".xml", withWarning(def.name, xml)}});
+  return journal_.append({{JournalOp::WriteFile, def.name + ".xml", withWarning(def.name, xml)}});
 }
 
-Result<void> DomainStore::remove(const std::string& name) {
-  return journal_.commit({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""},
+Result<uint64_t> DomainStore::remove(const std::string& name) {
+  return journal_.append({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""},
                           {JournalOp::RemoveFile, name + ".xml", ""}});
 }
 
-Result<void> DomainStore::setAutostart(const std::string& name, bool on) {
-  if (on) return journal_.commit({{JournalOp::Symlink, "autostart/" + name + ".xml", configPath(name)}});
-  return journal_.commit({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""}});
+Result<uint64_t> DomainStore::setAutostart(const std::string& name, bool on) {
+  if (on) return journal_.append({{JournalOp::Symlink, "autostart/" + name + ".xml", configPath(name)}});
+  return journal_.append({{JournalOp::RemoveFile, "autostart/" + name + ".xml", ""}});
 }
 
 }  // namespace splitvirt::objects

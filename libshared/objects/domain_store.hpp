@@ -26,9 +26,13 @@ class DomainStore {
   // Loads every NAME.xml; removes stale temp files of interrupted writes.
   // Files that fail to parse are skipped with a warning, as libvirt does.
   std::vector<StoredDomain> loadAll();
-  Result<void> save(const conf::DomainDef& def);
-  Result<void> remove(const std::string& name);
-  Result<void> setAutostart(const std::string& name, bool on);
+  // Each returns a ticket: the change is applied (visible) at once and
+  // durable once waitDurable(ticket) returns. Call these under the list's
+  // write lock and wait after releasing it, so concurrent changes share a flush.
+  Result<uint64_t> save(const conf::DomainDef& def);
+  Result<uint64_t> remove(const std::string& name);
+  Result<uint64_t> setAutostart(const std::string& name, bool on);
+  Result<void> waitDurable(uint64_t ticket) { return journal_.waitDurable(ticket); }
   std::string configPath(const std::string& name) const { return dir_ + "/" + name + ".xml"; }
 
  private:

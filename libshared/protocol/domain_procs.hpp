@@ -50,7 +50,7 @@ inline constexpr Proc<DomArg, StringRet> kDomainGetOsType{19};
 inline constexpr Proc<IntArg, DomRet> kDomainLookupById{22};
 inline constexpr Proc<NameArg, DomRet> kDomainLookupByName{23};
 inline constexpr Proc<UuidArg, DomRet> kDomainLookupByUuid{24};
-inline constexpr Proc<DomIntArg, Void> kDomainSetAutostart{29, true};
+inline constexpr Proc<DomIntArg, Void> kDomainSetAutostart{29, /*blocking=*/true};
 inline constexpr Proc<DomArg, Void> kDomainUndefine{35, true};
 inline constexpr Proc<DomArg, IntRet> kDomainIsActive{150};
 inline constexpr Proc<DomArg, IntRet> kDomainIsPersistent{151};
