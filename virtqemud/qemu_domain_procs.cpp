@@ -1,7 +1,9 @@
 // Domain definition and query procedures of virtqemud (first slice:
 // define/undefine/lookup/info/state/XML/autostart/list).
 #include "conf/domain_def.hpp"
+#include "domain/domain_common.hpp"
 #include "protocol/domain_procs.hpp"
+#include "process/spawn.hpp"
 #include "qemu_driver.hpp"
 
 namespace splitvirt::qemu {
@@ -13,8 +15,6 @@ using rpc::ConnContext;
 
 namespace {
 
-constexpr ErrorDomain kErr = ErrorDomain::Qemu;
-
 // virConnectListAllDomainsFlags
 constexpr uint32_t kListActive = 1, kListInactive = 2, kListPersistent = 4, kListTransient = 8,
                    kListRunning = 16, kListPaused = 32, kListShutoff = 64, kListOther = 128,
@@ -23,18 +23,6 @@ constexpr uint32_t kListActive = 1, kListInactive = 2, kListPersistent = 4, kLis
                    kListHasCheckpoint = 16384, kListNoCheckpoint = 32768;
 constexpr uint32_t kListAll = 0xffff;
 
-// Lifecycle events (protocol.md 3.7).
-constexpr int kEventDefined = 0, kEventUndefined = 1;
-constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0;
-
-NonnullDomain handle(const DomainView& v) { return NonnullDomain{v.def->name, v.def->uuid, v.id}; }
-
-Result<DomainView> fromHandle(const objects::DomainList& list, const NonnullDomain& dom) {
-  auto v = list.findByUuid(dom.uuid);
-  if (!v)
-    return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(dom.uuid) + "' (" + dom.name + ")");
-  return *v;
-}
 
 bool matchesFilter(const DomainView& v, uint32_t f) {
   auto group = [&](uint32_t a, uint32_t b, bool isA) {
@@ -85,14 +73,18 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     }
     auto ticket = store_->save(*def);
     if (!ticket) return ticket.error();
-    v.def = def;
+    // A running guest keeps its live definition; the new one applies at the next start.
+    if (v.active())
+      v.newDef = def;
+    else
+      v.def = def;
     v.persistent = true;
     domains_.put(v);
     lk.unlock();
     // Acknowledged only once durable; concurrent defines share the flush.
     if (auto r = store_->waitDurable(*ticket); !r) return r.error();
-    events_->domainLifecycle(handle(v), kEventDefined, updated ? kDetailUpdated : kDetailAdded);
-    return DomRet{handle(v)};
+    events_->domainLifecycle(handleOf(v), kEvDefined, updated ? kDetailUpdated : kDetailAdded);
+    return DomRet{handleOf(v)};
   };
   p.bind(kDomainDefineXml, [define](ConnContext&, XmlArg&& a) { return define(a.xml, 0); });
   p.bind(kDomainDefineXmlFlags, [define](ConnContext&, XmlFlagsArg&& a) { return define(a.xml, a.flags); });
@@ -110,13 +102,14 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     if (v->active()) {
       v->persistent = false;
       v->autostart = false;
+      v->newDef = nullptr;
       domains_.put(*v);
     } else {
       domains_.remove(v->def->uuid);
     }
     lk.unlock();
     if (auto r = store_->waitDurable(*ticket); !r) return r.error();
-    events_->domainLifecycle(handle(*v), kEventUndefined, kDetailRemoved);
+    events_->domainLifecycle(handleOf(*v), kEvUndefined, kDetailRemoved);
     return Void{};
   };
   p.bind(kDomainUndefine, [undefine](ConnContext&, DomArg&& a) { return undefine(a.dom, 0); });
@@ -125,17 +118,17 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   p.bind(kDomainLookupByName, [&list](ConnContext&, NameArg&& a) -> Result<DomRet> {
     auto v = list.findByName(a.name);
     if (!v) return Error::noDomain(kErr, "no domain with matching name '" + a.name + "'");
-    return DomRet{handle(*v)};
+    return DomRet{handleOf(*v)};
   });
   p.bind(kDomainLookupByUuid, [&list](ConnContext&, UuidArg&& a) -> Result<DomRet> {
     auto v = list.findByUuid(a.uuid);
     if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(a.uuid) + "'");
-    return DomRet{handle(*v)};
+    return DomRet{handleOf(*v)};
   });
   p.bind(kDomainLookupById, [&list](ConnContext&, IntArg&& a) -> Result<DomRet> {
     auto v = list.findById(a.value);
     if (!v) return Error::noDomain(kErr, "no domain with matching id " + std::to_string(a.value));
-    return DomRet{handle(*v)};
+    return DomRet{handleOf(*v)};
   });
 
   p.bind(kDomainGetXmlDesc, [&list](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
@@ -148,10 +141,11 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     unsigned f = 0;
     if (a.flags & 1u) f |= conf::kFormatSecure;
     if (a.flags & 2u) f |= conf::kFormatInactive;
-    return StringRet{conf::formatDomainDef(*v->def, f, (a.flags & 2u) ? -1 : v->id)};
+    if (a.flags & 2u) return StringRet{conf::formatDomainDef(*v->persistentDef(), f, -1)};
+    return StringRet{conf::formatDomainDef(*v->def, f, v->id)};
   });
 
-  p.bind(kDomainGetInfo, [&list](ConnContext&, DomArg&& a) -> Result<DomainGetInfoRet> {
+  p.bind(kDomainGetInfo, [this, &list](ConnContext&, DomArg&& a) -> Result<DomainGetInfoRet> {
     auto v = fromHandle(list, a.dom);
     if (!v) return v.error();
     DomainGetInfoRet r;
@@ -160,6 +154,8 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     r.memory = v->def->currentMemoryKiB;
     r.nrVirtCpu = v->def->vcpus;
     r.cpuTime = 0;
+    if (v->active())
+      if (auto pid = runningPid(v->def->uuid); pid > 0) r.cpuTime = processCpuTimeNs(pid);
     return r;
   });
 
@@ -271,7 +267,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
       if (a.need_results) {
         if (r.domains.size() >= kDomainListMax)
           return Error::internal(kErr, "too many domains for one reply");
-        r.domains.push_back(handle(v));
+        r.domains.push_back(handleOf(v));
       }
       ++r.ret;
     }

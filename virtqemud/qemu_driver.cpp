@@ -19,12 +19,14 @@ Result<void> QemuDriver::init(const daemon::DaemonPaths& paths, daemon::EventBus
     domains_.put(std::move(v));
   }
   log::info("loaded %zu domain definitions", domains_.all().size());
-  return {};
+  return initLifecycle();
 }
 
 void QemuDriver::bind(rpc::Program& p) {
   bindHost(p);
   bindDomain(p);
+  bindLifecycle(p);
+  bindConsole(p);
 }
 
 // URI rules of virtqemud 9.0 (a system daemon): qemu:///system, or the empty

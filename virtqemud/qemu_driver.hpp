@@ -7,8 +7,14 @@
 #include "objects/domain_list.hpp"
 #include "objects/domain_store.hpp"
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 
 namespace splitvirt::qemu {
 
@@ -16,10 +22,14 @@ inline constexpr const char* kDefaultEmulator = "/usr/bin/qemu-system-x86_64";
 
 class QemuDriver final : public daemon::Driver {
  public:
+  QemuDriver();
+  ~QemuDriver() override;
+
   Result<void> init(const daemon::DaemonPaths& paths, daemon::EventBus& events) override;
   void bind(rpc::Program& program) override;
   Result<std::string> openConnection(rpc::ConnContext& ctx, const std::string& uri, unsigned flags) override;
   bool inhibitsIdleExit() const override;
+  void shutdown() override;
 
   objects::DomainList& domains() { return domains_; }
   objects::DomainStore& store() { return *store_; }
@@ -27,13 +37,52 @@ class QemuDriver final : public daemon::Driver {
   const daemon::DaemonPaths& paths() const { return paths_; }
 
  private:
+  struct Runtime;
+  class WorkQueue;
+
   void bindHost(rpc::Program& p);
   void bindDomain(rpc::Program& p);
+  void bindLifecycle(rpc::Program& p);
+  void bindConsole(rpc::Program& p);
+
+  // Lifecycle (domain/lifecycle.cpp). Callers hold the domain's job lock.
+  std::shared_ptr<std::mutex> jobLock(const conf::Uuid& uuid);
+  Result<objects::DomainView> startDomain(const conf::Uuid& uuid, unsigned flags);
+  Result<void> stopDomain(const conf::Uuid& uuid, bool graceful);
+  void finishStop(const conf::Uuid& uuid, int shutoffReason, int stoppedDetail);
+  std::shared_ptr<Runtime> runtime(const conf::Uuid& uuid);
+  pid_t runningPid(const conf::Uuid& uuid);
+  Result<void> connectMonitor(const conf::Uuid& uuid, Runtime& rt, std::chrono::milliseconds deadline);
+  void handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation, const std::string& name,
+                          const std::string& dataJson);
+  void handleMonitorClosed(const conf::Uuid& uuid, uint64_t generation);
+  Result<void> saveStatus(const objects::DomainView& v, const Runtime& rt);
+  Result<void> initLifecycle();
+  void reconnectAll();
+  void autostartAll();
 
   daemon::DaemonPaths paths_;
   daemon::EventBus* events_ = nullptr;
   objects::DomainList domains_;
   std::unique_ptr<objects::DomainStore> store_;
+  std::string statusDir_;
+
+  std::mutex runtimesMutex_;
+  std::map<conf::Uuid, std::shared_ptr<Runtime>> runtimes_;
+  std::mutex jobsMutex_;
+  std::map<conf::Uuid, std::shared_ptr<std::mutex>> jobs_;
+  std::atomic<int> nextId_{1};
+  std::mutex portsMutex_;
+  std::set<int> vncPortsInUse_;
+  int allocateVncPort();
+  void releaseVncPorts(const std::vector<int>& ports);
+  // One console session per domain (libvirt's rule); weak: the stream owns it.
+  std::mutex consolesMutex_;
+  std::map<conf::Uuid, std::weak_ptr<rpc::StreamEndpoint>> consoles_;
+  std::atomic<uint64_t> nextGeneration_{1};
+  // Monitor events and QEMU exits are handled here, in order, off the
+  // monitor thread (handlers take job locks and talk QMP).
+  std::unique_ptr<WorkQueue> work_;
 };
 
 }  // namespace splitvirt::qemu

@@ -105,6 +105,9 @@ void formatVideo(XmlWriter& w, const VideoDef& v, unsigned flags);
 Result<void> postParseDomainDef(DomainDef& def, ErrorDomain d);
 Result<void> postParseChardevs(DomainDef& def, ErrorDomain d);  // domain_def_chardev.cpp
 Result<void> assignDriveAddress(DiskDef& disk, ErrorDomain d);
+void postParseDisk(DiskDef& disk);  // bus from the target name, driver name/format
+void postParseNet(NetDef& net);     // MAC generated, default NIC model
+Result<void> validateDisk(const DiskDef& disk, ErrorDomain d);  // domain_def_validate.cpp
 Result<void> assignAddresses(DomainDef& def, ErrorDomain d);
 bool isI440fx(const DomainDef& def);
 bool isQ35(const DomainDef& def);

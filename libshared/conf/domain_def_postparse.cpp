@@ -64,24 +64,6 @@ void postParseCpu(DomainDef& def) {
   }
 }
 
-void postParseDisk(DiskDef& disk) {
-  if (disk.bus == DiskBus::None) {
-    disk.bus = DiskBus::Ide;
-    if (disk.device == DiskDevice::Floppy) {
-      disk.bus = DiskBus::Fdc;
-    } else {
-      const std::string& t = disk.targetDev;
-      if (t.starts_with("hd")) disk.bus = DiskBus::Ide;
-      else if (t.starts_with("sd")) disk.bus = DiskBus::Scsi;
-      else if (t.starts_with("vd")) disk.bus = DiskBus::Virtio;
-      else if (t.starts_with("xvd")) disk.bus = DiskBus::Xen;
-      else if (t.starts_with("ubd")) disk.bus = DiskBus::Uml;
-    }
-  }
-  if (!disk.driverName) disk.driverName = "qemu";
-  if (!disk.driverType && (disk.type == DiskType::File || disk.type == DiskType::Block)) disk.driverType = "raw";
-}
-
 unsigned roundUpPowerOfTwo(unsigned v) {
   unsigned p = 1;
   while (p < v && p < (1u << 31)) p <<= 1;
@@ -127,6 +109,29 @@ void addDiskControllers(DomainDef& def, ControllerType ct, DiskBus bus) {
 }
 
 }  // namespace
+
+void detail::postParseDisk(DiskDef& disk) {
+  if (disk.bus == DiskBus::None) {
+    disk.bus = DiskBus::Ide;
+    if (disk.device == DiskDevice::Floppy) {
+      disk.bus = DiskBus::Fdc;
+    } else {
+      const std::string& t = disk.targetDev;
+      if (t.starts_with("hd")) disk.bus = DiskBus::Ide;
+      else if (t.starts_with("sd")) disk.bus = DiskBus::Scsi;
+      else if (t.starts_with("vd")) disk.bus = DiskBus::Virtio;
+      else if (t.starts_with("xvd")) disk.bus = DiskBus::Xen;
+      else if (t.starts_with("ubd")) disk.bus = DiskBus::Uml;
+    }
+  }
+  if (!disk.driverName) disk.driverName = "qemu";
+  if (!disk.driverType && (disk.type == DiskType::File || disk.type == DiskType::Block)) disk.driverType = "raw";
+}
+
+void detail::postParseNet(NetDef& net) {
+  if (!net.mac) net.mac = generateMac();
+  if (!net.model && net.type != NetType::Hostdev) net.model = std::string(kDefaultNicModel);
+}
 
 bool detail::isI440fx(const DomainDef& def) {
   return def.machine == "pc" || def.machine.starts_with("pc-i440fx-") || def.machine.starts_with("pc-0.") ||
@@ -176,10 +181,7 @@ Result<void> detail::postParseDomainDef(DomainDef& def, ErrorDomain d) {
     if (disk.info.addressType == AddressType::None) SV_TRY_VOID(assignDriveAddress(disk, d));
   }
   for (auto& c : def.controllers) applyControllerDefaults(def, c);
-  for (auto& net : def.nets) {
-    if (!net.mac) net.mac = generateMac();
-    if (!net.model && net.type != NetType::Hostdev) net.model = std::string(kDefaultNicModel);
-  }
+  for (auto& net : def.nets) postParseNet(net);
   for (auto& in : def.inputs) {
     if (in.bus == InputBus::Default)
       in.bus = (in.type == InputType::Mouse || in.type == InputType::Keyboard) && isX86(def) ? InputBus::Ps2

@@ -10,6 +10,23 @@ namespace splitvirt::conf {
 
 using namespace detail;
 
+// virDomainDiskDefValidate: the checks on one disk (also run on a device
+// being attached).
+Result<void> detail::validateDisk(const DiskDef& disk, ErrorDomain d) {
+  bool removable = disk.device == DiskDevice::Cdrom || disk.device == DiskDevice::Floppy;
+  if (!removable && diskNameToIndex(disk.targetDev) < 0)
+    return intErr(d, "Invalid harddisk device name: " + disk.targetDev);
+  if (disk.device == DiskDevice::Lun && !(disk.type == DiskType::Block && disk.sourcePath) &&
+      disk.type != DiskType::Network && disk.type != DiskType::Volume)
+    return cfgErr(d, "disk device='lun' is only valid for block type disk source");
+  if (!removable && !disk.sourcePath && !disk.sourcePool && disk.type != DiskType::Network &&
+      disk.type != DiskType::Nvme && disk.type != DiskType::Vhostuser) {
+    return Error::make(kErrNoSource, d, "missing source information for device %s", "missing source information",
+                       disk.targetDev);
+  }
+  return {};
+}
+
 namespace {
 
 std::string diskSource(const DiskDef& disk) {
@@ -20,18 +37,7 @@ std::string diskSource(const DiskDef& disk) {
 Result<void> validateDisks(const DomainDef& def, ErrorDomain d) {
   for (size_t i = 0; i < def.disks.size(); i++) {
     const DiskDef& disk = def.disks[i];
-    bool removable0 = disk.device == DiskDevice::Cdrom || disk.device == DiskDevice::Floppy;
-    if (!removable0 && diskNameToIndex(disk.targetDev) < 0)
-      return intErr(d, "Invalid harddisk device name: " + disk.targetDev);
-    if (disk.device == DiskDevice::Lun && !(disk.type == DiskType::Block && disk.sourcePath) &&
-        disk.type != DiskType::Network && disk.type != DiskType::Volume)
-      return cfgErr(d, "disk device='lun' is only valid for block type disk source");
-    bool removable = disk.device == DiskDevice::Cdrom || disk.device == DiskDevice::Floppy;
-    if (!removable && !disk.sourcePath && !disk.sourcePool && disk.type != DiskType::Network &&
-        disk.type != DiskType::Nvme && disk.type != DiskType::Vhostuser) {
-      return Error::make(kErrNoSource, d, "missing source information for device %s",
-                         "missing source information", disk.targetDev);
-    }
+    SV_TRY_VOID(validateDisk(disk, d));
     for (size_t j = 0; j < i; j++) {
       if (def.disks[j].targetDev == disk.targetDev)
         return xmlErr(d, "target '" + disk.targetDev + "' duplicated for disk sources '" + diskSource(def.disks[j]) +

@@ -19,4 +19,17 @@ void EventBus::domainLifecycle(const protocol::NonnullDomain& dom, int event, in
   });
 }
 
+void EventBus::domainReboot(const protocol::NonnullDomain& dom) {
+  if (!server_) return;
+  server_->forEachClient([dom](rpc::ConnContext& ctx) {
+    std::lock_guard lk(ctx.eventsMutex);
+    for (auto& [id, reg] : ctx.domainEvents) {
+      if (reg.eventId != 1) continue;  // VIR_DOMAIN_EVENT_ID_REBOOT
+      if (reg.domainFilter && *reg.domainFilter != dom.uuid) continue;
+      protocol::DomainEventCallbackRebootMsg m{id, dom};
+      if (ctx.sendMessage) ctx.sendMessage(protocol::kProcDomainEventCallbackReboot, xdr::encodeToString(m));
+    }
+  });
+}
+
 }  // namespace splitvirt::daemon

@@ -14,6 +14,7 @@ class EventBus {
  public:
   void attach(rpc::Server* server) { server_ = server; }
   void domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail);
+  void domainReboot(const protocol::NonnullDomain& dom);
 
  private:
   rpc::Server* server_ = nullptr;

@@ -55,4 +55,12 @@ bool DomainList::setAutostart(const conf::Uuid& uuid, bool on) {
   return true;
 }
 
+std::optional<DomainView> DomainList::update(const conf::Uuid& uuid, const std::function<void(DomainView&)>& fn) {
+  std::unique_lock lk(mutex_);
+  auto it = byUuid_.find(uuid);
+  if (it == byUuid_.end()) return std::nullopt;
+  fn(it->second);
+  return it->second;
+}
+
 }  // namespace splitvirt::objects

@@ -22,12 +22,16 @@ enum class DomainState : int { NoState = 0, Running = 1, Blocked = 2, Paused = 3
 
 struct DomainView {
   std::shared_ptr<const conf::DomainDef> def;  // current (live when running)
+  // While running: the persistent definition when it differs from the live
+  // one (a define or --config change takes effect at the next start).
+  std::shared_ptr<const conf::DomainDef> newDef;
   bool persistent = true;
   bool autostart = false;
   DomainState state = DomainState::Shutoff;
   int reason = 0;
   int id = -1;
   bool active() const { return id >= 0; }
+  const std::shared_ptr<const conf::DomainDef>& persistentDef() const { return newDef ? newDef : def; }
 };
 
 class DomainList {
@@ -42,6 +46,8 @@ class DomainList {
   void put(DomainView v);
   void remove(const conf::Uuid& uuid);
   bool setAutostart(const conf::Uuid& uuid, bool on);
+  // Applies fn to the stored view under the lock; returns the updated view.
+  std::optional<DomainView> update(const conf::Uuid& uuid, const std::function<void(DomainView&)>& fn);
 
   // Serialises modifying operations that check-then-write (define, undefine).
   std::unique_lock<std::mutex> writeLock() { return std::unique_lock(writeMutex_); }

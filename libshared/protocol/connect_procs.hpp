@@ -99,6 +99,13 @@ inline constexpr Proc<SetIdentityArgs, Void> kConnectSetIdentity{419};
 
 // Event messages (server -> client).
 inline constexpr int kProcDomainEventCallbackLifecycle = 318;
+inline constexpr int kProcDomainEventCallbackReboot = 319;
+
+struct DomainEventCallbackRebootMsg {
+  int32_t callbackID = 0;
+  NonnullDomain dom;
+};
+BOOST_DESCRIBE_STRUCT(DomainEventCallbackRebootMsg, (), (callbackID, dom))
 
 struct DomainEventCallbackLifecycleMsg {
   int32_t callbackID = 0;

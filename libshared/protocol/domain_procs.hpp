@@ -55,6 +55,24 @@ inline constexpr Proc<DomArg, Void> kDomainUndefine{35, true};
 inline constexpr Proc<DomArg, IntRet> kDomainIsActive{150};
 inline constexpr Proc<DomArg, IntRet> kDomainIsPersistent{151};
 inline constexpr Proc<DomArg, DomainGetSecurityLabelRet> kDomainGetSecurityLabel{121};
+
+struct DomainOpenConsoleArgs { NonnullDomain dom; OptString dev_name; uint32_t flags = 0; };
+BOOST_DESCRIBE_STRUCT(DomainOpenConsoleArgs, (), (dom, dev_name, flags))
+// Opens a stream; blocking because it asks QEMU where the pty is.
+inline constexpr Proc<DomainOpenConsoleArgs, Void> kDomainOpenConsole{201, true};
+
+// Lifecycle: all blocking (they spawn, signal and wait for QEMU).
+inline constexpr Proc<DomArg, Void> kDomainCreate{9, true};
+inline constexpr Proc<XmlFlagsArg, DomRet> kDomainCreateXml{10, true};
+inline constexpr Proc<DomArg, Void> kDomainDestroy{12, true};
+inline constexpr Proc<DomFlagsArg, Void> kDomainReboot{27, true};
+inline constexpr Proc<DomArg, Void> kDomainResume{28, true};
+inline constexpr Proc<DomArg, Void> kDomainShutdown{33, true};
+inline constexpr Proc<DomArg, Void> kDomainSuspend{34, true};
+inline constexpr Proc<DomFlagsArg, DomRet> kDomainCreateWithFlags{196, true};
+inline constexpr Proc<DomFlagsArg, Void> kDomainDestroyFlags{234, true};
+inline constexpr Proc<DomFlagsArg, Void> kDomainReset{245, true};
+inline constexpr Proc<DomFlagsArg, Void> kDomainShutdownFlags{258, true};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainHasManagedSaveImage{183};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainSnapshotNum{187};
 inline constexpr Proc<DomFlagsArg, IntRet> kDomainGetVcpusFlags{200};

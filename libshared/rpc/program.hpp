@@ -6,6 +6,7 @@
 
 #include "protocol/proc.hpp"
 #include "rpc/conn_context.hpp"
+#include "rpc/stream.hpp"
 #include "util/error.hpp"
 #include "xdr/codec.hpp"
 
@@ -16,8 +17,10 @@
 
 namespace splitvirt::rpc {
 
-// Appends the encoded return value to `out` or returns the error.
-using RawHandler = std::function<Result<void>(ConnContext&, std::string_view payload, std::string& out)>;
+// Appends the encoded return value to `out` or returns the error. A
+// stream-opening procedure also sets `stream`.
+using RawHandler =
+    std::function<Result<void>(ConnContext&, std::string_view payload, std::string& out, StreamEndpointPtr& stream)>;
 
 struct Entry {
   RawHandler handler;
@@ -37,7 +40,7 @@ class Program {
                   "handler must be Result<Ret>(ConnContext&, Args&&)");
     entries_[static_cast<size_t>(proc.number)] = Entry{
         [fn = std::forward<F>(fn), domain = driverDomain_](ConnContext& ctx, std::string_view payload,
-                                                           std::string& out) -> Result<void> {
+                                                           std::string& out, StreamEndpointPtr&) -> Result<void> {
           A args{};
           if (!xdr::decodeFromBytes(payload.data(), payload.size(), args))
             return Error::rpc(ErrorDomain::Rpc, "Unable to decode message payload");
@@ -45,6 +48,26 @@ class Program {
           if (!r) return r.error();
           xdr::Writer w(out);
           xdr::encode(w, *r);
+          return {};
+        },
+        proc.blocking};
+  }
+
+  // A stream-opening procedure: the handler returns the daemon's end of the
+  // stream; the reply is void (as for every stream procedure in libvirt).
+  template <class A, class R, class F>
+  void bindStream(const protocol::Proc<A, R>& proc, F&& fn) {
+    static_assert(std::is_invocable_r_v<Result<StreamEndpointPtr>, F&, ConnContext&, A&&>,
+                  "stream handler must be Result<StreamEndpointPtr>(ConnContext&, Args&&)");
+    entries_[static_cast<size_t>(proc.number)] = Entry{
+        [fn = std::forward<F>(fn)](ConnContext& ctx, std::string_view payload, std::string&,
+                                   StreamEndpointPtr& stream) -> Result<void> {
+          A args{};
+          if (!xdr::decodeFromBytes(payload.data(), payload.size(), args))
+            return Error::rpc(ErrorDomain::Rpc, "Unable to decode message payload");
+          auto r = fn(ctx, std::move(args));
+          if (!r) return r.error();
+          stream = std::move(*r);
           return {};
         },
         proc.blocking};

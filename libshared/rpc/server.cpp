@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -152,6 +153,9 @@ class Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     boost::system::error_code ec;
     keepalive_.cancel();
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [serial, st] : streams) st.ep->onClientAbort();
     sock_.shutdown(Socket::shutdown_both, ec);
     sock_.close(ec);
     srv_.removeSession(shared_from_this());
@@ -215,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return;
     }
-    if (h.type == MsgType::Stream || h.type == MsgType::StreamHole) return;  // no stream open: drop
+    if (h.type == MsgType::Stream || h.type == MsgType::StreamHole) return handleStreamPacket(h, payload);
     if (h.type != MsgType::Call && h.type != MsgType::CallWithFds) return;
 
     Header rh = h;
@@ -245,22 +249,26 @@ class Session : public std::enable_shared_from_this<Session> {
     const Entry* entry = *routed;
 
     if (!entry->blocking) {
-      auto r = entry->handler(ctx_, payload, out);
+      StreamEndpointPtr stream;
+      auto r = entry->handler(ctx_, payload, out, stream);
       if (ctx_.keepaliveRequested && !keepaliveRunning_) startKeepalive();
       if (!r) return fail(r.error());
       finishPacket(out);
       queue(std::move(out));
+      if (stream) openStream(h, std::move(stream));
       return;
     }
 
     // Blocking work leaves the I/O thread; the reply comes back to our strand.
     ++inflight_;
-    asio::post(srv_.blocking, [self = shared_from_this(), entry, args = std::string(payload),
+    asio::post(srv_.blocking, [self = shared_from_this(), entry, h, args = std::string(payload),
                                out = std::move(out)]() mutable {
-      auto r = entry->handler(self->ctx_, args, out);
+      StreamEndpointPtr stream;
+      auto r = entry->handler(self->ctx_, args, out, stream);
       std::optional<Error> err;
       if (!r) err = r.error();
-      asio::post(self->strand_, [self, out = std::move(out), err = std::move(err)]() mutable {
+      asio::post(self->strand_, [self, h, out = std::move(out), err = std::move(err),
+                                 stream = std::move(stream)]() mutable {
         if (err) {
           out.resize(28);
           setStatus(out, MsgStatus::Error);
@@ -268,11 +276,95 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         finishPacket(out);
         self->queue(std::move(out));
+        if (!err && stream) self->openStream(h, std::move(stream));
         --self->inflight_;
         if (!self->reading_ && !self->closed_ && self->inflight_ < self->srv_.limits.maxClientRequests)
           self->doRead();
       });
     });
+  }
+
+  struct OpenStream {
+    StreamEndpointPtr ep;
+    int proc;
+  };
+
+  // libvirt itself never sends more than this per STREAM packet.
+  static constexpr size_t kStreamChunk = 262120;
+
+  void sendStreamPacket(int proc, uint32_t serial, MsgStatus status, std::string_view payload) {
+    Header h{protocol::kRemoteProgram, 1, proc, MsgType::Stream, serial, status};
+    std::string pkt = startPacket(h, payload.size());
+    pkt.append(payload.data(), payload.size());
+    finishPacket(pkt);
+    queue(std::move(pkt));
+  }
+
+  void openStream(const Header& call, StreamEndpointPtr ep) {
+    if (closed_) return ep->onClientAbort();
+    int proc = call.proc;
+    uint32_t serial = call.serial;
+    streams_[serial] = OpenStream{ep, proc};
+    std::weak_ptr<Session> weak = shared_from_this();
+    // The writer may be used from any thread; every send hops to our strand
+    // and is dropped once the stream is over.
+    auto onStrand = [weak, serial](auto fn) {
+      if (auto self = weak.lock())
+        asio::post(self->strand_, [self, serial, fn = std::move(fn)]() mutable {
+          if (self->closed_ || !self->streams_.count(serial)) return;
+          fn(*self);
+        });
+    };
+    StreamWriter w;
+    w.data = [onStrand, proc, serial](std::string data) {
+      onStrand([proc, serial, data = std::move(data)](Session& s) {
+        for (size_t off = 0; off < data.size(); off += kStreamChunk)
+          s.sendStreamPacket(proc, serial, MsgStatus::Continue,
+                             std::string_view(data).substr(off, kStreamChunk));
+      });
+    };
+    w.eof = [onStrand, proc, serial] {
+      onStrand([proc, serial](Session& s) { s.sendStreamPacket(proc, serial, MsgStatus::Continue, {}); });
+    };
+    w.error = [onStrand, proc, serial](const Error& e) {
+      onStrand([proc, serial, e](Session& s) {
+        std::string body;
+        appendError(body, e);
+        s.sendStreamPacket(proc, serial, MsgStatus::Error, body);
+        s.streams_.erase(serial);
+      });
+    };
+    ep->start(std::move(w));
+  }
+
+  void handleStreamPacket(const Header& h, std::string_view payload) {
+    auto it = streams_.find(h.serial);
+    // Packets for a stream we no longer know may still be in flight: drop.
+    if (it == streams_.end() || it->second.proc != h.proc) return;
+    StreamEndpointPtr ep = it->second.ep;
+    if (h.type == MsgType::StreamHole) return;  // sparse streams come with volume streams
+    switch (h.status) {
+      case MsgStatus::Continue:
+        ep->onClientData(payload);
+        break;
+      case MsgStatus::Ok: {
+        streams_.erase(it);
+        auto r = ep->onClientFinish();
+        if (r) {
+          sendStreamPacket(h.proc, h.serial, MsgStatus::Ok, {});
+        } else {
+          std::string body;
+          appendError(body, r.error());
+          sendStreamPacket(h.proc, h.serial, MsgStatus::Error, body);
+        }
+        break;
+      }
+      case MsgStatus::Error:
+        streams_.erase(it);
+        ep->onClientAbort();
+        sendStreamPacket(h.proc, h.serial, MsgStatus::Ok, {});
+        break;
+    }
   }
 
   void queueMessage(int proc, std::string payload) {
@@ -365,6 +457,7 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t wqBytes_ = 0;
   size_t nWriting_ = 0;
   std::vector<asio::const_buffer> bufs_;
+  std::map<uint32_t, OpenStream> streams_;
 
   friend struct Server::Impl;
 };

@@ -1,0 +1,38 @@
+// RPC streams (protocol.md 3.6): after a stream-opening call succeeds, data
+// flows as STREAM packets on the call's serial, in both directions.
+#pragma once
+
+#include "util/error.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace splitvirt::rpc {
+
+// How the daemon side sends to the client; safe from any thread. After eof()
+// or error() nothing more is sent.
+struct StreamWriter {
+  std::function<void(std::string data)> data;
+  std::function<void()> eof;  // a zero-length STREAM/CONTINUE
+  std::function<void(const Error&)> error;
+};
+
+// The daemon's end of one stream, implemented by a driver (console, volume
+// upload/download). Callbacks come from the session's I/O thread, in order.
+class StreamEndpoint {
+ public:
+  virtual ~StreamEndpoint() = default;
+  // Called once the OK reply to the opening call is queued.
+  virtual void start(StreamWriter writer) = 0;
+  virtual void onClientData(std::string_view data) = 0;
+  // The client finished (STREAM/OK): return an error to fail the finish.
+  virtual Result<void> onClientFinish() = 0;
+  // The client aborted (STREAM/ERROR) or went away.
+  virtual void onClientAbort() = 0;
+};
+
+using StreamEndpointPtr = std::shared_ptr<StreamEndpoint>;
+
+}  // namespace splitvirt::rpc

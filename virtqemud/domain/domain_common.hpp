@@ -1,0 +1,40 @@
+// What the domain procedure files share: libvirt's state/reason/event
+// numbers and handle helpers.
+#pragma once
+
+#include "objects/domain_list.hpp"
+#include "protocol/remote_types.hpp"
+#include "util/error.hpp"
+
+namespace splitvirt::qemu {
+
+inline constexpr ErrorDomain kErr = ErrorDomain::Qemu;
+
+// virDomainState reasons (protocol.md 4.2).
+inline constexpr int kRunningBooted = 1, kRunningUnpaused = 5;
+inline constexpr int kPausedUnknown = 0, kPausedUser = 1;
+inline constexpr int kShutoffUnknown = 0, kShutoffShutdown = 1, kShutoffDestroyed = 2, kShutoffCrashed = 3;
+
+// Lifecycle events and details (protocol.md 3.7).
+inline constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvSuspended = 3, kEvResumed = 4,
+                     kEvStopped = 5, kEvShutdown = 6;
+inline constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0, kDetailBooted = 0,
+                     kDetailPaused = 0, kDetailUnpaused = 0, kDetailStoppedShutdown = 0, kDetailDestroyed = 1,
+                     kDetailFailed = 5, kDetailShutdownGuest = 1, kDetailShutdownHost = 2;
+
+inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
+  return {v.def->name, v.def->uuid, v.id};
+}
+
+// libvirt's lookup failure for an API called on a domain handle.
+inline Error noDomainByHandle(const protocol::NonnullDomain& d) {
+  return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(d.uuid) + "' (" + d.name + ")");
+}
+
+inline Result<objects::DomainView> fromHandle(const objects::DomainList& list, const protocol::NonnullDomain& d) {
+  auto v = list.findByUuid(d.uuid);
+  if (!v) return noDomainByHandle(d);
+  return *v;
+}
+
+}  // namespace splitvirt::qemu

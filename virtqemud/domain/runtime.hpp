@@ -1,0 +1,32 @@
+// The daemon's handle on one running QEMU: its process, its monitor and the
+// flags that tell our own actions apart from the guest's.
+#pragma once
+
+#include "monitor/qmp_client.hpp"
+#include "qemu_driver.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace splitvirt::qemu {
+
+struct QemuDriver::Runtime {
+  pid_t pid = 0;
+  uint64_t generation = 0;
+  std::string monitorPath;
+  std::string domainDir;
+  std::string logPath;
+  std::unique_ptr<QmpClient> mon;
+  std::vector<int> vncPorts;              // allocated for autoport graphics
+  std::atomic<bool> stopping{false};      // we are taking it down
+  std::atomic<bool> expectStop{false};    // a STOP event is ours (suspend)
+  std::atomic<bool> expectResume{false};  // a RESUME event is ours (start, resume)
+  std::atomic<bool> fakeReboot{false};    // ACPI reboot: reset instead of stop on SHUTDOWN
+  std::atomic<bool> guestShutdown{false}; // SHUTDOWN seen: an exit is a clean shutdown
+  // With -no-shutdown QEMU pauses right after SHUTDOWN; that STOP is not a suspend.
+  std::atomic<bool> stopAfterShutdown{false};
+};
+
+}  // namespace splitvirt::qemu
