@@ -27,6 +27,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindDomain(p);
   bindLifecycle(p);
   bindConsole(p);
+  bindHotplug(p);
 }
 
 // URI rules of virtqemud 9.0 (a system daemon): qemu:///system, or the empty

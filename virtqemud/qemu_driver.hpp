@@ -39,11 +39,21 @@ class QemuDriver final : public daemon::Driver {
  private:
   struct Runtime;
   class WorkQueue;
+  // A device QEMU was asked to release (device_del), and what to tidy then.
+  struct PendingUnplug {
+    std::string formatNode, storageNode, netdev;
+    std::string deviceXml;  // identifies it in the live definition
+  };
 
   void bindHost(rpc::Program& p);
   void bindDomain(rpc::Program& p);
   void bindLifecycle(rpc::Program& p);
   void bindConsole(rpc::Program& p);
+  void bindHotplug(rpc::Program& p);
+  Result<void> hotplugAttach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
+  Result<void> hotplugDetach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
+  void completeUnplug(const conf::Uuid& uuid, Runtime& rt, const std::string& alias);
+  void handleDeviceDeleted(const conf::Uuid& uuid, Runtime& rt, const std::string& alias);
 
   // Lifecycle (domain/lifecycle.cpp). Callers hold the domain's job lock.
   std::shared_ptr<std::mutex> jobLock(const conf::Uuid& uuid);

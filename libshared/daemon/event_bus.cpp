@@ -6,29 +6,34 @@
 
 namespace splitvirt::daemon {
 
-void EventBus::domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail) {
+void EventBus::deliver(int eventId, int proc, const protocol::NonnullDomain& dom,
+                       std::function<std::string(int callbackId)> encode) {
   if (!server_) return;
-  server_->forEachClient([dom, event, detail](rpc::ConnContext& ctx) {
+  server_->forEachClient([eventId, proc, dom, encode](rpc::ConnContext& ctx) {
     std::lock_guard lk(ctx.eventsMutex);
     for (auto& [id, reg] : ctx.domainEvents) {
-      if (reg.eventId != 0) continue;
+      if (reg.eventId != eventId) continue;
       if (reg.domainFilter && *reg.domainFilter != dom.uuid) continue;
-      protocol::DomainEventCallbackLifecycleMsg m{id, dom, event, detail};
-      if (ctx.sendMessage) ctx.sendMessage(protocol::kProcDomainEventCallbackLifecycle, xdr::encodeToString(m));
+      if (ctx.sendMessage) ctx.sendMessage(proc, encode(id));
     }
   });
 }
 
+void EventBus::domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail) {
+  deliver(0, protocol::kProcDomainEventCallbackLifecycle, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventCallbackLifecycleMsg{id, dom, event, detail});
+  });
+}
+
 void EventBus::domainReboot(const protocol::NonnullDomain& dom) {
-  if (!server_) return;
-  server_->forEachClient([dom](rpc::ConnContext& ctx) {
-    std::lock_guard lk(ctx.eventsMutex);
-    for (auto& [id, reg] : ctx.domainEvents) {
-      if (reg.eventId != 1) continue;  // VIR_DOMAIN_EVENT_ID_REBOOT
-      if (reg.domainFilter && *reg.domainFilter != dom.uuid) continue;
-      protocol::DomainEventCallbackRebootMsg m{id, dom};
-      if (ctx.sendMessage) ctx.sendMessage(protocol::kProcDomainEventCallbackReboot, xdr::encodeToString(m));
-    }
+  deliver(1, protocol::kProcDomainEventCallbackReboot, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventCallbackRebootMsg{id, dom});
+  });
+}
+
+void EventBus::domainDeviceRemoved(const protocol::NonnullDomain& dom, const std::string& alias) {
+  deliver(15, protocol::kProcDomainEventCallbackDeviceRemoved, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventCallbackDeviceRemovedMsg{id, dom, alias});
   });
 }
 

@@ -100,6 +100,14 @@ inline constexpr Proc<SetIdentityArgs, Void> kConnectSetIdentity{419};
 // Event messages (server -> client).
 inline constexpr int kProcDomainEventCallbackLifecycle = 318;
 inline constexpr int kProcDomainEventCallbackReboot = 319;
+inline constexpr int kProcDomainEventCallbackDeviceRemoved = 333;
+
+struct DomainEventCallbackDeviceRemovedMsg {
+  int32_t callbackID = 0;
+  NonnullDomain dom;
+  std::string devAlias;
+};
+BOOST_DESCRIBE_STRUCT(DomainEventCallbackDeviceRemovedMsg, (), (callbackID, dom, devAlias))
 
 struct DomainEventCallbackRebootMsg {
   int32_t callbackID = 0;

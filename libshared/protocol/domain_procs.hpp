@@ -61,6 +61,15 @@ BOOST_DESCRIBE_STRUCT(DomainOpenConsoleArgs, (), (dom, dev_name, flags))
 // Opens a stream; blocking because it asks QEMU where the pty is.
 inline constexpr Proc<DomainOpenConsoleArgs, Void> kDomainOpenConsole{201, true};
 
+struct DomXmlArg { NonnullDomain dom; std::string xml; };
+BOOST_DESCRIBE_STRUCT(DomXmlArg, (), (dom, xml))
+struct DomXmlFlagsArg { NonnullDomain dom; std::string xml; uint32_t flags = 0; };
+BOOST_DESCRIBE_STRUCT(DomXmlFlagsArg, (), (dom, xml, flags))
+inline constexpr Proc<DomXmlArg, Void> kDomainAttachDevice{8, true};
+inline constexpr Proc<DomXmlArg, Void> kDomainDetachDevice{13, true};
+inline constexpr Proc<DomXmlFlagsArg, Void> kDomainAttachDeviceFlags{160, true};
+inline constexpr Proc<DomXmlFlagsArg, Void> kDomainDetachDeviceFlags{161, true};
+
 // Lifecycle: all blocking (they spawn, signal and wait for QEMU).
 inline constexpr Proc<DomArg, Void> kDomainCreate{9, true};
 inline constexpr Proc<XmlFlagsArg, DomRet> kDomainCreateXml{10, true};

@@ -374,6 +374,14 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
       (void)saveStatus(*nv, *rt);
       events_->domainLifecycle(handleOf(*nv), kEvResumed, kDetailUnpaused);
     }
+  } else if (name == "DEVICE_DELETED") {
+    // {"device": "virtio-disk1", "path": ...}; backend-only deletions have no "device".
+    auto key = dataJson.find("\"device\"");
+    if (key == std::string::npos) return;
+    auto q1 = dataJson.find('"', dataJson.find(':', key) + 1);
+    auto q2 = q1 == std::string::npos ? q1 : dataJson.find('"', q1 + 1);
+    if (q2 == std::string::npos) return;
+    handleDeviceDeleted(uuid, *rt, dataJson.substr(q1 + 1, q2 - q1 - 1));
   } else if (name == "RESET") {
     events_->domainReboot(handleOf(*v));
   } else if (name == "SHUTDOWN") {

@@ -6,6 +6,10 @@
 #include "qemu_driver.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +31,13 @@ struct QemuDriver::Runtime {
   std::atomic<bool> guestShutdown{false}; // SHUTDOWN seen: an exit is a clean shutdown
   // With -no-shutdown QEMU pauses right after SHUTDOWN; that STOP is not a suspend.
   std::atomic<bool> stopAfterShutdown{false};
+
+  // Hotplug: block node names of hotplugged disks, and unplugs in flight.
+  std::atomic<unsigned> hotplugSeq{1};
+  std::mutex unplugMutex;
+  std::condition_variable unplugCv;
+  std::map<std::string, QemuDriver::PendingUnplug> pendingUnplugs;  // by alias
+  std::set<std::string> unplugWaiters, unplugDone;
 };
 
 }  // namespace splitvirt::qemu

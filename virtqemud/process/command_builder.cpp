@@ -381,6 +381,13 @@ Result<void> checkDomain(const DomainDef& def, const CommandOptions& opts) {
 
 }  // namespace
 
+Result<DiskArgs> buildDiskHotplug(const DomainDef& def, size_t diskIndex, const std::string& node) {
+  if (diskIndex >= def.disks.size()) return intErr("no disk at index " + std::to_string(diskIndex));
+  CommandOptions opts;
+  Builder b(def, opts);
+  return b.diskArgs(diskIndex, node, 0);
+}
+
 Result<std::vector<std::string>> buildCommandLine(const DomainDef& def, const CommandOptions& opts) {
   SV_CMD_TRY(checkDomain(def, opts));
   Builder b(def, opts);

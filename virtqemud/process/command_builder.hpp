@@ -47,6 +47,17 @@ struct CommandOptions {
 // errors in the QEMU error domain (CONFIG_UNSUPPORTED, INTERNAL_ERROR).
 Result<std::vector<std::string>> buildCommandLine(const conf::DomainDef& def, const CommandOptions& opts);
 
+// What hotplugging one disk takes: the blockdev-add argument objects, in
+// order (storage, then format), and the device_add object.
+struct DiskArgs {
+  std::vector<std::string> blockdevs;
+  std::string device;
+  std::string alias;
+  std::string nodeBase;  // "libvirt-N": nodes are <base>-storage and <base>-format
+};
+// `def` already holds the disk at `diskIndex`; `node` names its block nodes.
+Result<DiskArgs> buildDiskHotplug(const conf::DomainDef& def, size_t diskIndex, const std::string& node);
+
 // For golden tests and logs: libvirt's virCommandToString layout, one option
 // and its value per line joined with " \\\n", shell-quoted where needed. No
 // trailing newline.

@@ -69,6 +69,7 @@ class Builder {
   const conf::ControllerDef* findController(conf::ControllerType type, int index) const;
 
   // command_builder_devices.cpp
+  Result<DiskArgs> diskArgs(size_t i, const std::string& node, unsigned bootIndex) const;
   Result<void> buildControllers();
   Result<void> buildDisks();
   Result<void> buildNets();

@@ -222,6 +222,19 @@ Result<void> Builder::buildDisks() {
   const BootIndices boot = bootIndices(def_);
   const size_t n = def_.disks.size();
   for (size_t i = 0; i < n; i++) {
+    auto args = diskArgs(i, "libvirt-" + std::to_string(n - i), boot.disks[i]);
+    if (!args) return args.error();
+    for (auto& b : args->blockdevs) add("-blockdev", std::move(b));
+    add("-device", std::move(args->device));
+  }
+  return {};
+}
+
+// One disk's -blockdev nodes and -device, as JSON (also what QMP
+// blockdev-add / device_add take for hotplug).
+Result<DiskArgs> Builder::diskArgs(size_t i, const std::string& node, unsigned bootIndex) const {
+  DiskArgs out;
+  {
     const DiskDef& disk = def_.disks[i];
     const DriveAddress& da = disk.info.drive;
     const std::string target = disk.targetDev;
@@ -303,7 +316,7 @@ Result<void> Builder::buildDisks() {
     if (disk.sourcePath) {
       const std::string fmt = disk.driverType.value_or("raw") == "iso" ? "raw" : disk.driverType.value_or("raw");
       if (!knownFormat(fmt)) return cfgErr("disk format '" + fmt + "' is not supported");
-      const std::string node = "libvirt-" + std::to_string(n - i);
+      out.nodeBase = node;
       JsonProps cacheProps;
       cacheProps.boolean("direct", cache->direct).boolean("no-flush", cache->noFlush);
 
@@ -317,26 +330,27 @@ Result<void> Builder::buildDisks() {
       storage.str("node-name", node + "-storage");
       if (cache->set) storage.object("cache", cacheProps);
       storage.boolean("auto-read-only", true).str("discard", "unmap");
-      add("-blockdev", storage.text());
+      out.blockdevs.push_back(storage.text());
 
       JsonProps format;
       format.str("node-name", node + "-format").boolean("read-only", disk.readonly);
       if (disk.driverDiscard) format.str("discard", *disk.driverDiscard);
       if (cache->set) format.object("cache", cacheProps);
       format.str("driver", fmt).str("file", node + "-storage");
-      add("-blockdev", format.text());
+      out.blockdevs.push_back(format.text());
 
       dev.str("drive", node + "-format");
     } else if (disk.device == DiskDevice::Disk) {
       return cfgErr("disk '" + target + "' has no source");
     }
     dev.str("id", alias);
-    if (boot.disks[i]) dev.num("bootindex", boot.disks[i]);
+    if (bootIndex) dev.num("bootindex", bootIndex);
     if (cache->set) dev.str("write-cache", cache->writeback ? "on" : "off");
     if (disk.serial) dev.str("serial", *disk.serial);
-    addDevice(dev);
+    out.device = dev.text();
+    out.alias = alias;
   }
-  return {};
+  return out;
 }
 
 // ---------------- interfaces ----------------
