@@ -4,6 +4,7 @@
 #include "domain/domain_common.hpp"
 #include "domain/domain_status.hpp"
 #include "domain/runtime.hpp"
+#include "host/tap.hpp"
 #include "monitor/qmp_client.hpp"
 #include "monitor/qmp_commands.hpp"
 #include "process/command_builder.hpp"
@@ -190,9 +191,50 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
     g.port = port;
     rt->vncPorts.push_back(port);
   }
+  // NICs on a host bridge get a tap we create and plug in; QEMU gets its fd.
+  // Our fds close once QEMU has them, so a tap lives exactly as long as QEMU.
+  std::vector<int> tapFds;
+  auto closeTaps = [&tapFds] {
+    for (int fd : tapFds) ::close(fd);
+    tapFds.clear();
+  };
+  for (auto& net : live->nets) {
+    if (net.type == conf::NetType::Network) {
+      closeTaps();
+      releaseVncPorts(rt->vncPorts);
+      return Error::operationFailed(kErr, "network '" + net.sourceNetwork.value_or("") +
+                                              "' is not available: interfaces of type 'network' need virtnetworkd (" +
+                                              paths_.runDir + "/virtnetworkd-sock), which this host does not run yet");
+    }
+    if (net.type != conf::NetType::Bridge && net.type != conf::NetType::Ethernet) continue;
+    // libvirt honours a <target dev> unless it uses its own reserved prefix.
+    std::string want = net.targetDev && net.targetDev->rfind("vnet", 0) != 0 ? *net.targetDev : "vnet%d";
+    auto tap = host::createTap(want);
+    Result<void> r = tap ? Result<void>{} : Result<void>(tap.error());
+    if (tap) {
+      tapFds.push_back(tap->fd);
+      net.targetDev = tap->name;
+      if (net.mac) r = host::setTapMac(tap->name, *net.mac);
+      if (r && net.type == conf::NetType::Bridge) {
+        const std::string bridge = net.sourceBridge.value_or("");
+        if (!host::interfaceExists(bridge))
+          r = Error::systemError(kErr, ENODEV, "Cannot get interface MTU on '" + bridge + "'");
+        if (r)
+          if (auto mtu = host::getMtu(bridge)) r = host::setMtu(tap->name, *mtu);
+        if (r) r = host::bridgeAddInterface(bridge, tap->name);
+      }
+      if (r) r = host::setInterfaceUp(tap->name, true);
+    }
+    if (!r) {
+      closeTaps();
+      releaseVncPorts(rt->vncPorts);
+      return r.error();
+    }
+  }
   const std::shared_ptr<const conf::DomainDef> def = live;
 
   CommandOptions opts;
+  opts.tapFds = tapFds;
   opts.emulator = def->emulator.value_or(kDefaultEmulator);
   opts.monitorSocketPath = rt->monitorPath;
   opts.pidFilePath = rt->domainDir + "/qemu.pid";
@@ -202,6 +244,7 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   opts.kvmAvailable = ::access("/dev/kvm", R_OK | W_OK) == 0;
   auto argv = buildCommandLine(*def, opts);
   if (!argv) {
+    closeTaps();
     releaseVncPorts(rt->vncPorts);
     return argv.error();
   }
@@ -213,7 +256,8 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
     std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", std::gmtime(&now));
     logf << ts << ": starting up\n" << formatCommandLine(*argv) << "\n";
   }
-  auto pid = spawnProcess(*argv, rt->logPath, {});
+  auto pid = spawnProcess(*argv, rt->logPath, tapFds);
+  closeTaps();
   if (!pid) {
     releaseVncPorts(rt->vncPorts);
     return pid.error();
