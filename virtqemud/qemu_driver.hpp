@@ -27,6 +27,7 @@ class QemuDriver final : public daemon::Driver {
 
   Result<void> init(const daemon::DaemonPaths& paths, daemon::EventBus& events) override;
   void bind(rpc::Program& program) override;
+  void bindQemu(rpc::Program& program) override;
   Result<std::string> openConnection(rpc::ConnContext& ctx, const std::string& uri, unsigned flags) override;
   bool inhibitsIdleExit() const override;
   void shutdown() override;

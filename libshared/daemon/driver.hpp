@@ -19,6 +19,8 @@ class Driver {
   virtual Result<void> init(const DaemonPaths& paths, EventBus& events) = 0;
   // Binds the driver's procedures (connect-level ones are bound by the skeleton).
   virtual void bind(rpc::Program& program) = 0;
+  // The QEMU program (virsh qemu-monitor-command); unbound procedures answer NO_SUPPORT.
+  virtual void bindQemu(rpc::Program& program) {}
   // CONNECT_OPEN: accepts the URI (empty = probe) or returns libvirt's error.
   // On success returns the canonical URI of the connection.
   virtual Result<std::string> openConnection(rpc::ConnContext& ctx, const std::string& uri, unsigned flags) = 0;

@@ -4,6 +4,7 @@
 #include "daemon/daemon_config.hpp"
 #include "daemon/event_bus.hpp"
 #include "daemon/systemd.hpp"
+#include "protocol/qemu_procs.hpp"
 #include "rpc/server.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -205,6 +206,9 @@ int runDaemon(const DaemonSpec& spec, std::unique_ptr<Driver> driver, int argc, 
   rpc::Program program(spec.errorDomain);
   bindConnectCore(program, *driver);
   driver->bind(program);
+  rpc::Program qemuProgram(spec.errorDomain, protocol::kQemuProgram,
+                           std::span<const protocol::ProcInfo>(protocol::kQemuProcs));
+  driver->bindQemu(qemuProgram);
 
   rpc::ServerLimits limits;
   limits.maxClients = cfg->maxClients;
@@ -213,6 +217,7 @@ int runDaemon(const DaemonSpec& spec, std::unique_ptr<Driver> driver, int argc, 
   limits.keepaliveCount = cfg->keepaliveCount;
   limits.blockingThreads = std::clamp(cfg->maxWorkers, 1u, 8u);
   rpc::Server server(limits, program);
+  server.addProgram(qemuProgram);
   events.attach(&server);
 
   // Sockets: from systemd by name, or bound by us.

@@ -4,7 +4,8 @@ namespace splitvirt::rpc {
 
 namespace {
 // Procedures a client may call before CONNECT_OPEN (auth and feature probes).
-bool allowedBeforeOpen(int n) {
+bool allowedBeforeOpen(uint32_t prog, int n) {
+  if (prog != protocol::kRemoteProgram) return false;
   switch (n) {
     case 1:    // CONNECT_OPEN
     case 60:   // CONNECT_SUPPORTS_FEATURE
@@ -20,10 +21,10 @@ bool allowedBeforeOpen(int n) {
 }  // namespace
 
 Result<const Entry*> Program::route(const ConnContext& ctx, int number) const {
-  const protocol::ProcInfo* info = protocol::findRemoteProc(number);
+  const protocol::ProcInfo* info = this->info(number);
   if (!info || info->isEvent)
     return Error::rpc(ErrorDomain::Rpc, "unknown procedure: " + std::to_string(number));
-  if (!ctx.opened && !allowedBeforeOpen(number))
+  if (!ctx.opened && !allowedBeforeOpen(number_, number))
     return Error::internal(ErrorDomain::Rpc, "hypervisor connection not open");
   if (ctx.readonly && info->deniedReadOnly) {
     ErrorDomain d = info->family == protocol::Family::Domain    ? ErrorDomain::Domain

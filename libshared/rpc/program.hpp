@@ -4,6 +4,7 @@
 // procedure nobody bound answers NO_SUPPORT automatically.
 #pragma once
 
+#include "protocol/header.hpp"
 #include "protocol/proc.hpp"
 #include "rpc/conn_context.hpp"
 #include "rpc/stream.hpp"
@@ -11,6 +12,7 @@
 #include "xdr/codec.hpp"
 
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,9 +31,15 @@ struct Entry {
 
 class Program {
  public:
-  explicit Program(ErrorDomain driverDomain) : driverDomain_(driverDomain) {
-    entries_.resize(protocol::kRemoteProcMax + 1);
+  // The REMOTE program.
+  explicit Program(ErrorDomain driverDomain)
+      : Program(driverDomain, protocol::kRemoteProgram, std::span<const protocol::ProcInfo>(protocol::kRemoteProcs)) {}
+  // Any program: its number and its procedure table (index = number).
+  Program(ErrorDomain driverDomain, uint32_t number, std::span<const protocol::ProcInfo> procs)
+      : driverDomain_(driverDomain), number_(number), procs_(procs) {
+    entries_.resize(procs.size());
   }
+  uint32_t number() const { return number_; }
 
   // Handler: Result<Ret>(ConnContext&, Args&&). Checked at compile time.
   template <class A, class R, class F>
@@ -74,7 +82,7 @@ class Program {
   }
 
   const Entry* find(int number) const {
-    if (number < 1 || number > protocol::kRemoteProcMax) return nullptr;
+    if (number < 1 || static_cast<size_t>(number) >= entries_.size()) return nullptr;
     const Entry& e = entries_[static_cast<size_t>(number)];
     return e.handler ? &e : nullptr;
   }
@@ -86,7 +94,14 @@ class Program {
   Result<const Entry*> route(const ConnContext& ctx, int number) const;
 
  private:
+  const protocol::ProcInfo* info(int number) const {
+    if (number < 1 || static_cast<size_t>(number) >= procs_.size()) return nullptr;
+    return &procs_[static_cast<size_t>(number)];
+  }
+
   ErrorDomain driverDomain_;
+  uint32_t number_;
+  std::span<const protocol::ProcInfo> procs_;
   std::vector<Entry> entries_;
 };
 

@@ -84,6 +84,14 @@ class Session;
 struct Server::Impl {
   ServerLimits limits;
   const Program& program;
+  std::vector<const Program*> extraPrograms;
+  const Program* programFor(uint32_t prog, uint32_t vers) const {
+    if (vers != protocol::kProgramVersion) return nullptr;
+    if (prog == program.number()) return &program;
+    for (auto* p : extraPrograms)
+      if (p->number() == prog) return p;
+    return nullptr;
+  }
   // One io_context per I/O thread: a packet is read, handled and answered
   // on the same thread (a shared multi-threaded context hands completions
   // between threads, which doubled the round-trip time).
@@ -235,7 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
       queue(std::move(out));
     };
 
-    if (h.prog != protocol::kRemoteProgram || h.vers != protocol::kProgramVersion)
+    const Program* prog = srv_.programFor(h.prog, h.vers);
+    if (!prog)
       return fail(Error::rpc(ErrorDomain::Rpc, "Cannot find program " + std::to_string(h.prog) + " version " +
                                                    std::to_string(h.vers)));
     if (h.status != MsgStatus::Ok)
@@ -244,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (h.type == MsgType::CallWithFds)
       return fail(Error::rpc(ErrorDomain::Rpc, "file descriptor passing is not supported"));
 
-    auto routed = srv_.program.route(ctx_, h.proc);
+    auto routed = prog->route(ctx_, h.proc);
     if (!routed) return fail(routed.error());
     const Entry* entry = *routed;
 
@@ -508,6 +517,8 @@ void Server::addListener(int fd, ListenerKind kind) {
   impl_->acceptors.push_back(std::move(a));
   impl_->kinds.push_back(kind);
 }
+
+void Server::addProgram(const Program& program) { impl_->extraPrograms.push_back(&program); }
 
 void Server::setClientCountObserver(std::function<void(size_t)> fn) { impl_->clientObserver = std::move(fn); }
 

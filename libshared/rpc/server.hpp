@@ -31,6 +31,8 @@ class Server {
 
   // Takes ownership of a listening unix socket fd.
   void addListener(int fd, ListenerKind kind);
+  // Serves another program (e.g. QEMU) beside the main one; call before run().
+  void addProgram(const Program& program);
 
   // Called (on some I/O thread) whenever the number of clients changes.
   void setClientCountObserver(std::function<void(size_t)> fn);

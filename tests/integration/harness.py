@@ -299,8 +299,27 @@ class Virtqemud(Target):
         except OSError:
             return ""
 
+    def kill_guests(self):
+        """SIGKILL every process (QEMU) whose command line points into our
+        root: guests outlive the daemon by design, tests must not leak them."""
+        me = os.getpid()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == me:
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if self.root + "/" in cmd and "qemu" in cmd:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+
     def cleanup(self):
         self._kill()
+        self.kill_guests()
         if self.notify:
             self.notify.close()
             self.notify = None

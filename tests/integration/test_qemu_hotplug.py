@@ -22,6 +22,7 @@ Reference libvirtd 9.0 (SV_TARGET=ref):
 Every check SKIPs when the daemon answers NO_SUPPORT for the procedure.
 """
 import atexit
+import json
 import os
 import shutil
 import sys
@@ -163,6 +164,15 @@ def t_attach_live(c):
     expect(c.disks["vdb"] not in c.persistent_xml(), "--live attach written to the persistent XML")
     dom = c.conn.lookupByName(NAME)
     expect("virtio-disk1" in dom.XMLDesc(0), "live XML lacks alias virtio-disk1")
+    # QEMU's own view, through virsh qemu-monitor-command (QEMU program proc 1)
+    rc, out, err = c.virsh("qemu-monitor-command", NAME, '{"execute":"query-block"}')
+    if rc == 0:
+        blocks = json.loads(out)["return"]
+        files = {b.get("qdev", ""): b.get("inserted", {}).get("file") for b in blocks}
+        expect_eq(files.get("/machine/peripheral/virtio-disk1/virtio-backend"), c.disks["vdb"],
+                  "query-block: file behind virtio-disk1")
+    elif "not supported" not in err:
+        raise AssertionError("qemu-monitor-command failed: %s" % err)
     c.expect_guest_serials(["-", "SVvdb"], "serials of the disks the guest sees")
 
 
