@@ -21,7 +21,8 @@ BUILD_PKGS=(build-essential cmake ninja-build pkgconf ccache
   libboost1.81-dev libboost-json1.81-dev libssl-dev openssl
   libxml2-dev libxml2-utils libsystemd-dev doctest-dev)
 RUNTIME_PKGS=(qemu-system-x86 qemu-utils libvirt-clients python3-libvirt libvirt0
-  socat systemd)
+  socat systemd iproute2
+  busybox-static cpio)  # the test guest: busybox initramfs around a Debian kernel
 
 deps_only=0 start=1 rundir=()
 for a in "$@"; do
