@@ -27,6 +27,8 @@ inline constexpr uint32_t kDomainMessagesMax = 2048;
 inline constexpr uint32_t kIdentityParamsMax = 20;
 inline constexpr uint32_t kMemoryStatsMax = 1024;
 inline constexpr uint32_t kNodeMaxCells = 1024;
+inline constexpr uint32_t kStoragePoolListMax = 16384;
+inline constexpr uint32_t kStorageVolListMax = 16384;
 
 struct NonnullDomain {
   std::string name;
@@ -40,6 +42,20 @@ struct NonnullNetwork {
   Uuid uuid{};
 };
 BOOST_DESCRIBE_STRUCT(NonnullNetwork, (), (name, uuid))
+
+struct NonnullStoragePool {
+  std::string name;
+  Uuid uuid{};
+};
+BOOST_DESCRIBE_STRUCT(NonnullStoragePool, (), (name, uuid))
+
+// pool = the pool's *name*; key = stable id (the path for dir pools).
+struct NonnullStorageVol {
+  std::string pool;
+  std::string name;
+  std::string key;
+};
+BOOST_DESCRIBE_STRUCT(NonnullStorageVol, (), (pool, name, key))
 
 struct RemoteError {
   int32_t code = 0;

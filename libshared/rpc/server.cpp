@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -159,6 +160,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void closeNow() {
     if (closed_) return;
     closed_ = true;
+    {
+      std::lock_guard lk(drainMutex_);
+      gone_ = true;
+    }
+    drained_.notify_all();
     boost::system::error_code ec;
     keepalive_.cancel();
     auto streams = std::move(streams_);
@@ -332,8 +338,29 @@ class Session : public std::enable_shared_from_this<Session> {
                              std::string_view(data).substr(off, kStreamChunk));
       });
     };
+    w.hole = [onStrand, proc, serial](uint64_t length) {
+      onStrand([proc, serial, length](Session& s) {
+        std::string body;
+        xdr::Writer xw(body);
+        xw.u64(length);
+        xw.u32(0);
+        Header h{protocol::kRemoteProgram, 1, proc, MsgType::StreamHole, serial, MsgStatus::Continue};
+        std::string pkt = startPacket(h, body.size());
+        pkt += body;
+        finishPacket(pkt);
+        s.queue(std::move(pkt));
+      });
+    };
     w.eof = [onStrand, proc, serial] {
       onStrand([proc, serial](Session& s) { s.sendStreamPacket(proc, serial, MsgStatus::Continue, {}); });
+    };
+    w.waitWritable = [weak](size_t maxQueued) {
+      auto self = weak.lock();
+      if (!self) return false;
+      std::unique_lock lk(self->drainMutex_);
+      self->drained_.wait_for(lk, std::chrono::seconds(30),
+                              [&] { return self->gone_ || self->queuedMirror_ <= maxQueued; });
+      return !self->gone_;
     };
     w.error = [onStrand, proc, serial](const Error& e) {
       onStrand([proc, serial, e](Session& s) {
@@ -351,7 +378,21 @@ class Session : public std::enable_shared_from_this<Session> {
     // Packets for a stream we no longer know may still be in flight: drop.
     if (it == streams_.end() || it->second.proc != h.proc) return;
     StreamEndpointPtr ep = it->second.ep;
-    if (h.type == MsgType::StreamHole) return;  // sparse streams come with volume streams
+    if (h.type == MsgType::StreamHole) {
+      xdr::Reader r(payload);
+      uint64_t length = 0;
+      uint32_t flags = 0;
+      Result<void> res = Error::rpc(ErrorDomain::Rpc, "Unable to decode message payload");
+      if (r.u64(length) && r.u32(flags) && r.atEnd()) res = ep->onClientHole(length);
+      if (!res) {
+        streams_.erase(it);
+        ep->onClientAbort();
+        std::string body;
+        appendError(body, res.error());
+        sendStreamPacket(h.proc, h.serial, MsgStatus::Error, body);
+      }
+      return;
+    }
     switch (h.status) {
       case MsgStatus::Continue:
         ep->onClientData(payload);
@@ -417,6 +458,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void queue(std::string pkt) {
     if (closed_) return;
     wqBytes_ += pkt.size();
+    queuedMirror_ = wqBytes_;
     wq_.push_back(std::move(pkt));
     if (wqBytes_ > srv_.limits.maxOutboundBytes) {
       log::warn("client %llu: outbound queue over limit, dropping", (unsigned long long)ctx_.clientId);
@@ -444,6 +486,11 @@ class Session : public std::enable_shared_from_this<Session> {
       wqBytes_ -= wq_.front().size();
       wq_.pop_front();
     }
+    {
+      std::lock_guard lk(drainMutex_);
+      queuedMirror_ = wqBytes_;
+    }
+    drained_.notify_all();
     if (!wq_.empty() && !closed_) doWrite();
   }
 
@@ -467,6 +514,11 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t nWriting_ = 0;
   std::vector<asio::const_buffer> bufs_;
   std::map<uint32_t, OpenStream> streams_;
+  // For producers on other threads (stream back-pressure).
+  std::mutex drainMutex_;
+  std::condition_variable drained_;
+  std::atomic<size_t> queuedMirror_{0};
+  bool gone_ = false;
 
   friend struct Server::Impl;
 };

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <cstdint>
 
 namespace splitvirt::rpc {
 
@@ -16,7 +17,13 @@ namespace splitvirt::rpc {
 struct StreamWriter {
   std::function<void(std::string data)> data;
   std::function<void()> eof;  // a zero-length STREAM/CONTINUE
+  // A hole of `length` bytes (STREAM_HOLE), for sparse streams only.
+  std::function<void(uint64_t length)> hole;
   std::function<void(const Error&)> error;
+  // Blocks a producer thread (never an I/O thread) while more than
+  // `maxQueued` bytes wait to go out to this client; false once the client
+  // is gone. Keeps a fast reader of a slow client within the queue bound.
+  std::function<bool(size_t maxQueued)> waitWritable;
 };
 
 // The daemon's end of one stream, implemented by a driver (console, volume
@@ -27,6 +34,10 @@ class StreamEndpoint {
   // Called once the OK reply to the opening call is queued.
   virtual void start(StreamWriter writer) = 0;
   virtual void onClientData(std::string_view data) = 0;
+  // A STREAM_HOLE from the client; only valid on sparse streams.
+  virtual Result<void> onClientHole(uint64_t length) {
+    return Error::make(ErrorCode::Rpc, ErrorDomain::Streams, "%s", "", std::string("Unexpected stream hole"));
+  }
   // The client finished (STREAM/OK): return an error to fail the finish.
   virtual Result<void> onClientFinish() = 0;
   // The client aborted (STREAM/ERROR) or went away.

@@ -58,6 +58,7 @@ enum class ErrorDomain : int {
   Capabilities = 44,
   Uri = 45,
   Libxl = 41,
+  Streams = 38,
 };
 
 struct Error {

@@ -1,16 +1,24 @@
 """harness - start/stop the daemon under test for the integration tests.
 
-Targets (chosen by make_target() from the environment):
+Targets (chosen by make_target(kind=...) from the environment):
 
-* default: our virtqemud ($SV_BUILD_DIR/virtqemud/virtqemud, SV_BUILD_DIR defaults
-  to /work/main/build) in a fresh temp root, started under
+* default: one of our daemons in a fresh temp root, started under
   `systemd-socket-activate` (three named listening FDs, NOTIFY_SOCKET), or with
-  activation=False binding its own sockets.
+  activation=False binding its own sockets:
+    kind="qemu"    Virtqemud    $SV_BUILD_DIR/virtqemud/virtqemud       qemu:///system
+    kind="storage" Virtstoraged $SV_BUILD_DIR/virtstoraged/virtstoraged storage:///system
+  (SV_BUILD_DIR defaults to /work/main/build; SV_VIRTQEMUD / SV_VIRTSTORAGED
+  override the binary).  Both are Daemon subclasses: same --root layout
+  (ROOT/run/libvirt/<prefix>-sock, -sock-ro, -admin-sock; FD names
+  <prefix>.socket, <prefix>-ro.socket, <prefix>-admin.socket; definitions in
+  ROOT/etc/libvirt/<defs_subdir>/).
 * SV_TARGET=ref: the reference libvirtd 9.0 via /work/shared/tools/libvirt-ref
   (developer aid for checking the tests themselves and capturing golden files;
-  never needed at CI time). Supports stop/kill9/restart too.
-* SV_TARGET_URI (+ SV_TARGET_RO_URI): an already-running daemon; nothing is
-  started or stopped, tests that need to restart the daemon are skipped.
+  never needed at CI time). Supports stop/kill9/restart too.  The monolithic
+  libvirtd serves every kind; kind="storage" connects with storage:///system.
+* SV_TARGET_URI (+ SV_TARGET_RO_URI) for kind="qemu", SV_STORAGE_TARGET_URI
+  (+ SV_STORAGE_TARGET_RO_URI) for kind="storage": an already-running daemon;
+  nothing is started or stopped, tests that need to restart it are skipped.
 
 Everything a Target starts is killed by cleanup(), which also runs at exit and
 on SIGTERM/SIGINT; children additionally get PR_SET_PDEATHSIG=SIGKILL so they
@@ -34,7 +42,12 @@ SOURCE_DIR = os.environ.get("SV_SOURCE_DIR", "/work/main")
 BUILD_DIR = os.environ.get("SV_BUILD_DIR", "/work/main/build")
 LIBVIRT_REF = os.environ.get("SV_LIBVIRT_REF", "/work/shared/tools/libvirt-ref")
 GOLDEN_DIR = os.path.join(SOURCE_DIR, "tests", "golden", "virsh")
-FDNAMES = "virtqemud.socket:virtqemud-ro.socket:virtqemud-admin.socket"
+FDNAMES = "virtqemud.socket:virtqemud-ro.socket:virtqemud-admin.socket"   # Virtqemud's
+
+
+def fdnames(prefix):
+    """LISTEN_FDNAMES for a daemon with socket prefix PREFIX (rw:ro:admin)."""
+    return "%s.socket:%s-ro.socket:%s-admin.socket" % (prefix, prefix, prefix)
 START_TIMEOUT = float(os.environ.get("SV_START_TIMEOUT", "20"))
 
 _live_targets = []
@@ -48,8 +61,17 @@ def _pdeathsig():
         pass
 
 
+def daemon_binary(name):
+    """$SV_<NAME> or $SV_BUILD_DIR/<name>/<name> (name: virtqemud, virtstoraged...)."""
+    return os.environ.get("SV_" + name.upper(), os.path.join(BUILD_DIR, name, name))
+
+
 def virtqemud_binary():
-    return os.environ.get("SV_VIRTQEMUD", os.path.join(BUILD_DIR, "virtqemud", "virtqemud"))
+    return daemon_binary("virtqemud")
+
+
+def virtstoraged_binary():
+    return daemon_binary("virtstoraged")
 
 
 def run_virsh(uri, args, ro=False, timeout=60, input=None, cwd=None):
@@ -127,13 +149,21 @@ class Target:
         return False
 
 
-class Virtqemud(Target):
-    """Our daemon in a private root.  activation=True: under systemd-socket-activate."""
-    kind = "virtqemud"
+class Daemon(Target):
+    """One of our daemons in a private root.  activation=True: under
+    systemd-socket-activate.  Subclasses set name (binary and socket prefix),
+    scheme (URI) and defs_subdir (ROOT/etc/libvirt/<defs_subdir>)."""
+    name = None
+    scheme = None
+    defs_subdir = None
     can_restart = True
 
+    @property
+    def kind(self):
+        return self.name
+
     def __init__(self, activation=True, binary=None, extra_args=(), root=None):
-        self.binary = binary or virtqemud_binary()
+        self.binary = binary or daemon_binary(self.name)
         if not os.access(self.binary, os.X_OK):
             raise RuntimeError("daemon binary not found: %s (set SV_BUILD_DIR)" % self.binary)
         self.activation = activation
@@ -141,14 +171,15 @@ class Virtqemud(Target):
         self.root = root or tempfile.mkdtemp(prefix="sv", dir="/tmp")
         self._own_root = root is None
         self.rundir = os.path.join(self.root, "run", "libvirt")
-        self.sock = os.path.join(self.rundir, "virtqemud-sock")
-        self.ro_sock = os.path.join(self.rundir, "virtqemud-sock-ro")
-        self.admin_sock = os.path.join(self.rundir, "virtqemud-admin-sock")
+        self.sock = os.path.join(self.rundir, self.name + "-sock")
+        self.ro_sock = os.path.join(self.rundir, self.name + "-sock-ro")
+        self.admin_sock = os.path.join(self.rundir, self.name + "-admin-sock")
         if len(self.admin_sock.encode()) >= 108:
             raise RuntimeError("socket path too long: %s" % self.admin_sock)
-        self.uri = "qemu:///system?socket=" + self.sock
-        self.ro_uri = "qemu:///system?socket=" + self.ro_sock
-        self.defs_dir = os.path.join(self.root, "etc", "libvirt", "qemu")
+        self.uri = self.scheme + ":///system?socket=" + self.sock
+        self.ro_uri = self.scheme + ":///system?socket=" + self.ro_sock
+        self.defs_dir = os.path.join(self.root, "etc", "libvirt", self.defs_subdir)
+        self.fdnames = fdnames(self.name)
         self.notify_path = os.path.join(self.root, "notify")
         self.log_path = os.path.join(self.root, "daemon.log")
         self.proc = None
@@ -240,7 +271,7 @@ class Virtqemud(Target):
                 except FileNotFoundError:
                     pass
             cmd = ["systemd-socket-activate", "-l", self.sock, "-l", self.ro_sock,
-                   "-l", self.admin_sock, "--fdname=" + FDNAMES,
+                   "-l", self.admin_sock, "--fdname=" + self.fdnames,
                    "-E", "NOTIFY_SOCKET=" + self.notify_path] + daemon
         else:
             cmd = daemon
@@ -332,19 +363,41 @@ class Virtqemud(Target):
             _live_targets.remove(self)
 
 
+class Virtqemud(Daemon):
+    """Our QEMU daemon: qemu:///system, definitions in ROOT/etc/libvirt/qemu."""
+    name = "virtqemud"
+    scheme = "qemu"
+    defs_subdir = "qemu"
+
+
+class Virtstoraged(Daemon):
+    """Our storage daemon: storage:///system, pool configs in
+    ROOT/etc/libvirt/storage (autostart links in .../storage/autostart)."""
+    name = "virtstoraged"
+    scheme = "storage"
+    defs_subdir = "storage"
+
+
+DAEMONS = {"qemu": Virtqemud, "storage": Virtstoraged}
+
+
 class RefDaemon(Target):
-    """The reference libvirtd 9.0 via libvirt-ref (developer aid, not for CI)."""
+    """The reference libvirtd 9.0 via libvirt-ref (developer aid, not for CI).
+    scheme: the URI scheme clients use ("qemu" or "storage"; the monolithic
+    libvirtd serves both on one socket)."""
     kind = "ref"
     can_restart = True
 
-    def __init__(self, activation=True, **_ignored):
+    def __init__(self, activation=True, scheme="qemu", **_ignored):
         self.root = tempfile.mkdtemp(prefix="svr", dir="/tmp")
+        self.scheme = scheme
         self.sock = os.path.join(self.root, "libvirt-sock")
         self.ro_sock = os.path.join(self.root, "libvirt-sock-ro")
         self.admin_sock = os.path.join(self.root, "libvirt-admin-sock")
-        self.uri = "qemu:///system?socket=" + self.sock
-        self.ro_uri = "qemu:///system?socket=" + self.ro_sock
-        self.defs_dir = os.path.join(self.root, "root", "etc", "qemu")
+        self.uri = scheme + ":///system?socket=" + self.sock
+        self.ro_uri = scheme + ":///system?socket=" + self.ro_sock
+        # /etc/libvirt inside the reference's mount namespace is ROOT/root/etc
+        self.defs_dir = os.path.join(self.root, "root", "etc", scheme)
         self._pid = None
         _live_targets.append(self)
 
@@ -411,13 +464,17 @@ class External(Target):
         self.ro_sock = self.ro_uri.split("socket=", 1)[1].split("&")[0] if "socket=" in self.ro_uri else None
 
 
-def make_target(activation=True, **kw):
-    """The target selected by the environment (see module doc)."""
-    if os.environ.get("SV_TARGET_URI"):
-        return External(os.environ["SV_TARGET_URI"], os.environ.get("SV_TARGET_RO_URI"))
+def make_target(activation=True, kind="qemu", **kw):
+    """The target selected by the environment (see module doc).
+    kind: "qemu" (virtqemud) or "storage" (virtstoraged)."""
+    if kind not in DAEMONS:
+        raise ValueError("unknown target kind %r" % kind)
+    env = "SV_TARGET" if kind == "qemu" else "SV_%s_TARGET" % kind.upper()
+    if os.environ.get(env + "_URI"):
+        return External(os.environ[env + "_URI"], os.environ.get(env + "_RO_URI"))
     if os.environ.get("SV_TARGET") == "ref":
-        return RefDaemon(activation=activation)
-    return Virtqemud(activation=activation, **kw)
+        return RefDaemon(activation=activation, scheme=DAEMONS[kind].scheme)
+    return DAEMONS[kind](activation=activation, **kw)
 
 
 def target_is_reference():
