@@ -99,6 +99,19 @@ Error Error::rpc(ErrorDomain d, std::string message) {
   return e;
 }
 
+Error Error::noStoragePool(std::string detail) {
+  return make(ErrorCode::NoStoragePool, ErrorDomain::Storage, "Storage pool not found: %s", "Storage pool not found",
+              std::move(detail));
+}
+Error Error::noStorageVol(std::string detail) {
+  return make(ErrorCode::NoStorageVol, ErrorDomain::Storage, "Storage volume not found: %s", "Storage volume not found",
+              std::move(detail));
+}
+Error Error::storageVolExist(std::string name) {
+  return make(ErrorCode::StorageVolExist, ErrorDomain::Storage, "storage volume %s exists already",
+              "this storage volume exists already", "'" + name + "'");
+}
+
 void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw std::runtime_error(e.message);
 }

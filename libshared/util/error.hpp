@@ -34,12 +34,18 @@ enum class ErrorCode : int {
   SystemError = 38,
   Rpc = 39,
   NoDomain = 42,
+  InvalidStoragePool = 46,
+  InvalidStorageVol = 47,
+  NoStoragePool = 49,
+  NoStorageVol = 50,
   OperationInvalid = 55,
   ConfigUnsupported = 67,
   OperationTimeout = 68,
   ArgumentUnsupported = 74,
   OperationUnsupported = 84,
+  StoragePoolBuilt = 76,
   ResourceBusy = 87,
+  StorageVolExist = 90,
   XmlInvalidSchema = 92,
 };
 
@@ -96,6 +102,9 @@ struct Error {
   static Error systemError(ErrorDomain d, int err, std::string detail);
   static Error noConnect(ErrorDomain d, std::string detail);
   static Error rpc(ErrorDomain d, std::string message);
+  static Error noStoragePool(std::string detail);
+  static Error noStorageVol(std::string detail);
+  static Error storageVolExist(std::string name);
 };
 
 template <class T>

@@ -87,6 +87,7 @@ class Ctx:
         os.makedirs(self.scratch)
         self.expected_in_area = {POOL}
         self._conn = None
+        self.diffs = []       # golden mismatches of the current step (reported at its end)
 
     def conn(self):
         if self._conn is None:
@@ -114,11 +115,18 @@ class Ctx:
                 with open(path) as f:
                     want = f.read().split("\n", 1)[1]
                 if want != got:
-                    raise AssertionError("virsh %s differs from the reference:\n%s"
-                                         % (" ".join(map(str, args)), diff(want, got)))
+                    self.diffs.append("virsh %s differs from the reference:\n%s"
+                                      % (" ".join(map(str, args)), diff(want, got)))
+                    if r != rc:     # the state diverged: no point going on with this step
+                        raise AssertionError("\n".join(self.diffs))
         expect(r == rc, "virsh %s: rc %d (want %d)\n%s%s" % (" ".join(map(str, args)), r, rc,
                                                             out, err))
         return out
+
+    def soft(self, cond, msg):
+        """A divergence that does not invalidate the rest of the step."""
+        if not cond:
+            self.diffs.append(msg)
 
     def f(self, name):
         return os.path.join(self.pdir, name)
@@ -186,14 +194,15 @@ def t_vol_create(c):
     c.virsh("vol-create-as-qcow2", "vol-create-as", POOL, "q1", "10M", "--format", "qcow2")
     c.virsh("vol-create-as-sparse", "vol-create-as", POOL, "s1", "10M", "--allocation", "0")
     expect_eq(os.path.getsize(c.f("raw1")), 10 * MiB, "raw1 file size")
-    expect(os.stat(c.f("raw1")).st_blocks * 512 >= 10 * MiB, "raw1 not fully allocated "
+    c.soft(os.stat(c.f("raw1")).st_blocks * 512 >= 10 * MiB, "raw1 not fully allocated "
            "(reference: allocation defaults to capacity)")
     expect_eq(os.path.getsize(c.f("s1")), 10 * MiB, "s1 file size")
     expect_eq(os.stat(c.f("s1")).st_blocks, 0, "s1 (allocation 0) has blocks")
     info = qemu_img_info(c.f("q1"))
     expect_eq(info["format"], "qcow2", "q1 format")
     expect_eq(info["virtual-size"], 10 * MiB, "q1 virtual size")
-    expect_eq(info["format-specific"]["data"]["compat"], "0.10", "q1 qcow2 compat (reference)")
+    c.soft(info["format-specific"]["data"]["compat"] == "0.10", "q1 qcow2 compat %s, the "
+           "reference creates 0.10" % info["format-specific"]["data"]["compat"])
     expect_eq(qemu_img_info(c.f("raw1"))["format"], "raw", "raw1 format")
     for v in ("raw1", "q1", "s1"):
         expect_eq(oct(os.stat(c.f(v)).st_mode & 0o7777), "0o600", "mode of " + v)
@@ -575,8 +584,18 @@ def main():
             ("error pool teardown", t_err_teardown),
             ("nothing outside the pool dirs touched", t_area_untouched),
         ]
+        def step(fn):
+            c.diffs = []
+            try:
+                fn(c)
+            except AssertionError as e:
+                if c.diffs and str(e) != "\n".join(c.diffs):
+                    raise AssertionError("\n".join(c.diffs + [str(e)]))
+                raise
+            if c.diffs:
+                raise AssertionError("\n".join(c.diffs))
         for name, fn in steps:
-            runner.check(name, fn, c)
+            runner.check(name, step, fn)
         runner.check("daemon still running", lambda: expect(target.alive(), target.log_tail()))
     finally:
         c.cleanup()
