@@ -149,6 +149,7 @@ Result<void> StorageDriver::refreshPool(Pool& pool) {
   def->capacity = usage->capacity;
   def->allocation = usage->allocation;
   def->available = usage->available;
+  def->targetPerms = dirPerms(*def);
   pool.def = def;
   return {};
 }

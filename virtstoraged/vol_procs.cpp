@@ -6,6 +6,8 @@
 #include "volume_files.hpp"
 #include "volume_streams.hpp"
 
+#include <unistd.h>
+
 namespace splitvirt::storage {
 
 using namespace protocol;
@@ -41,7 +43,7 @@ CreateSpec specFor(const conf::StorageVolDef& v, const std::string& path, bool p
 void StorageDriver::bindVolumes(rpc::Program& p) {
   // Reserves the name, runs the (slow) file work without the driver lock,
   // then records the volume as found on disk.
-  auto createCommon = [this](const NonnullStoragePool& ph, const std::string& xml, unsigned parseFlags,
+  auto createCommon = [this](const NonnullStoragePool& ph, const std::string& xml, unsigned parseFlags, bool clone,
                              const std::function<Result<void>(const conf::StorageVolDef&, const std::string&)>& make)
       -> Result<VolRet> {
     auto pool = activePool(ph);
@@ -56,11 +58,15 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
       if (auto r = conf::validateStorageVolDef(*parsed, *pl->def, kErr); !r) return r.error();
       def = std::move(*parsed);
       if (def.name.find('/') != std::string::npos)
-        return Error::invalidArg(kErr, "volume name '" + def.name + "' cannot contain '/'");
-      if (def.name == "." || def.name == "..")
-        return Error::invalidArg(kErr, "volume name '" + def.name + "' is not allowed");
-      if (pl->vols.count(def.name) || pl->busy.count(def.name)) return Error::storageVolExist(def.name);
+        return Error::operationInvalid(kErr, "volume name '" + def.name + "' cannot contain '/'");
+      if (pl->vols.count(def.name) || pl->busy.count(def.name)) {
+        if (clone) return Error::internal(kErr, "storage volume name '" + def.name + "' already in use.");
+        return Error::storageVolExist(def.name);
+      }
       path = pl->def->targetPath + "/" + def.name;
+      // Also catches "." and "..", and files made behind our back; never overwritten.
+      if (::access(path.c_str(), F_OK) == 0)
+        return Error::operationInvalid(kErr, "volume target path '" + path + "' already exists");
       pl->busy.insert(def.name);
     }
     auto r = make(def, path);
@@ -77,7 +83,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
     // PREALLOC_METADATA | REFLINK | VALIDATE
     if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storageVolCreateXML");
     bool prealloc = a.flags & 1u;
-    return createCommon(a.pool, a.xml, conf::kVolParseOptCapacity,
+    return createCommon(a.pool, a.xml, conf::kVolParseOptCapacity, false,
                         [prealloc](const conf::StorageVolDef& def, const std::string& path) -> Result<void> {
                           if (prealloc && def.format != "qcow2")
                             return Error::make(ErrorCode::OperationUnsupported, kErr, "Operation not supported: %s", "",
@@ -91,7 +97,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
     auto src = volByHandle(a.clonevol);
     if (!src) return src.error();
     conf::StorageVolDef srcVol = src->second;
-    return createCommon(a.pool, a.xml, conf::kVolParseNoCapacity,
+    return createCommon(a.pool, a.xml, conf::kVolParseNoCapacity, true,
                         [srcVol](const conf::StorageVolDef& def, const std::string& path) -> Result<void> {
                           CreateSpec spec = specFor(def, path, false);
                           spec.capacity = std::max(def.capacity, srcVol.capacity);
@@ -228,8 +234,8 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
     if (target > v.capacity && (a.flags & kAllocate) && target - v.capacity > pl->def->available)
       return Error::make(ErrorCode::OperationFailed, kErr, "operation failed: %s", "",
                          std::string("Not enough space left in storage pool"));
-    if ((a.flags & kShrink) && target < v.effectiveAllocation() && v.format == "raw" && (a.flags & kAllocate))
-      return Error::invalidArg(kErr, "Can't shrink capacity below current allocation");
+    if (target < v.effectiveAllocation())
+      return Error::invalidArg(kErr, "can't shrink capacity below existing allocation");
     {
       std::unique_lock lk(mutex_);
       if (pl->busy.count(v.name)) return Error::operationInvalid(kErr, "volume '" + v.name + "' is still in use.");

@@ -45,7 +45,11 @@ Result<FileInfo> probeFile(const std::string& path) {
   ssize_t n = ::pread(fd, h, sizeof h, 0);
   if (n >= 72 && h[0] == 'Q' && h[1] == 'F' && h[2] == 'I' && h[3] == 0xfb) {
     fi.format = "qcow2";
+    fi.qcow2Version = be32(h + 4);
+    fi.clusterSize = uint64_t(1) << std::min<uint32_t>(be32(h + 20), 62);
     fi.capacity = be64(h + 24);
+    // v3: compatible_features at 80, bit 0 = lazy refcounts.
+    if (fi.qcow2Version >= 3 && n >= 88) fi.lazyRefcounts = be64(h + 80) & 1;
     uint64_t boff = be64(h + 8);
     uint32_t blen = be32(h + 16);
     if (boff && blen && blen < 4096) {
@@ -100,7 +104,7 @@ Result<void> createVolumeFile(const CreateSpec& spec) {
     argv.push_back(*spec.backingPath);
   }
   if (spec.format == "qcow2") {
-    addOpt("compat=" + spec.compat.value_or("1.1"));
+    addOpt("compat=" + spec.compat.value_or("0.10"));  // libvirt 9.0's default
     if (spec.lazyRefcounts) addOpt("lazy_refcounts");
     if (spec.preallocMetadata) addOpt("preallocation=metadata");
   }
@@ -125,7 +129,7 @@ Result<void> cloneVolumeFile(const std::string& src, const std::string& srcForma
   std::vector<std::string> argv{"qemu-img", "convert", "-f", srcFormat, "-O", spec.format};
   if (spec.format == "qcow2") {
     argv.push_back("-o");
-    argv.push_back("compat=" + spec.compat.value_or("1.1") + (spec.lazyRefcounts ? ",lazy_refcounts" : ""));
+    argv.push_back("compat=" + spec.compat.value_or("0.10") + (spec.lazyRefcounts ? ",lazy_refcounts" : ""));
   }
   argv.push_back(src);
   argv.push_back(spec.path);

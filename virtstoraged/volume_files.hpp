@@ -18,6 +18,9 @@ struct FileInfo {
   uint64_t allocation = 0;  // bytes actually allocated on disk
   uint64_t physical = 0;    // file size
   std::optional<std::string> backingPath, backingFormat;
+  unsigned qcow2Version = 0;   // 2 (compat 0.10) or 3 (compat 1.1)
+  uint64_t clusterSize = 0;
+  bool lazyRefcounts = false;
 };
 
 // Reads the header itself (no qemu-img run per file: refreshing a pool of

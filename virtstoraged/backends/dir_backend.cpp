@@ -4,6 +4,7 @@
 #include "volume_files.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -40,7 +41,7 @@ Result<void> dirBuild(const conf::StoragePoolDef& def, unsigned flags) {
 Result<void> dirCheck(const conf::StoragePoolDef& def) {
   struct stat st {};
   if (::stat(def.targetPath.c_str(), &st) < 0)
-    return Error::systemError(kErr, errno, "cannot open directory '" + def.targetPath + "'");
+    return Error::systemError(ErrorDomain::None, errno, "cannot open directory '" + def.targetPath + "'");
   if (!S_ISDIR(st.st_mode))
     return Error::make(ErrorCode::OperationInvalid, kErr, "Requested operation is not valid: %s", "",
                        std::string("storage pool target path '" + def.targetPath + "' is not a directory"));
@@ -60,18 +61,27 @@ Result<conf::StorageVolDef> dirVolumeFromFile(const conf::StoragePoolDef& def, c
   v.capacity = fi->capacity;
   v.allocation = fi->allocation;
   v.physical = fi->physical;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    v.perms.mode = st.st_mode & 07777;
-    v.perms.owner = st.st_uid;
-    v.perms.group = st.st_gid;
+  struct statx sx {};
+  if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0) {
+    v.perms.mode = sx.stx_mode & 07777;
+    v.perms.owner = sx.stx_uid;
+    v.perms.group = sx.stx_gid;
     conf::StorageTimestamps ts;
-    ts.atime = {st.st_atim.tv_sec, st.st_atim.tv_nsec};
-    ts.mtime = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
-    ts.ctime = {st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+    ts.atime = {sx.stx_atime.tv_sec, static_cast<long>(sx.stx_atime.tv_nsec)};
+    if (sx.stx_mask & STATX_BTIME) ts.btime = {sx.stx_btime.tv_sec, static_cast<long>(sx.stx_btime.tv_nsec)};
+    ts.mtime = {sx.stx_mtime.tv_sec, static_cast<long>(sx.stx_mtime.tv_nsec)};
+    ts.ctime = {sx.stx_ctime.tv_sec, static_cast<long>(sx.stx_ctime.tv_nsec)};
     v.timestamps = ts;
   }
-  if (fi->format == "qcow2") v.compat = "1.1";
+  if (fi->format == "qcow2") {
+    // libvirt reports what the header says: compat and features only for v3.
+    if (fi->qcow2Version >= 3) {
+      v.clusterSize = fi->clusterSize;
+      v.compat = "1.1";
+      v.hasFeatures = true;
+      v.lazyRefcounts = fi->lazyRefcounts;
+    }
+  }
   if (fi->backingPath) {
     conf::StorageVolDef::BackingStore b;
     b.path = *fi->backingPath;
@@ -93,6 +103,17 @@ Result<std::vector<conf::StorageVolDef>> dirScan(const conf::StoragePoolDef& def
   }
   ::closedir(d);
   return out;
+}
+
+conf::StoragePerms dirPerms(const conf::StoragePoolDef& def) {
+  conf::StoragePerms p = def.targetPerms;
+  struct stat st {};
+  if (::stat(def.targetPath.c_str(), &st) == 0) {
+    p.mode = st.st_mode & 07777;
+    p.owner = st.st_uid;
+    p.group = st.st_gid;
+  }
+  return p;
 }
 
 Result<PoolUsage> dirUsage(const conf::StoragePoolDef& def) {

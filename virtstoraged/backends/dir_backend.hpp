@@ -21,6 +21,8 @@ Result<void> dirCheck(const conf::StoragePoolDef& def);
 // Every volume in the directory and the file system usage.
 Result<std::vector<conf::StorageVolDef>> dirScan(const conf::StoragePoolDef& def);
 Result<PoolUsage> dirUsage(const conf::StoragePoolDef& def);
+// The target directory's actual mode and owner (what libvirt reports).
+conf::StoragePerms dirPerms(const conf::StoragePoolDef& def);
 // pool-delete: removes the (empty) target directory.
 Result<void> dirDelete(const conf::StoragePoolDef& def);
 // A volume definition filled from what is on disk.
