@@ -1,5 +1,7 @@
 #include "qemu_driver.hpp"
 
+#include "daemon/forward.hpp"
+
 #include "util/log.hpp"
 
 namespace splitvirt::qemu {
@@ -28,6 +30,8 @@ void QemuDriver::bind(rpc::Program& p) {
   bindLifecycle(p);
   bindConsole(p);
   bindHotplug(p);
+  // The storage API on a qemu:///system connection lives in virtstoraged.
+  daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});
 }
 
 // URI rules of virtqemud 9.0 (a system daemon): qemu:///system, or the empty

@@ -45,6 +45,11 @@ struct ConnContext {
   int nextCallbackId = 0;
 
   MessageSender sendMessage;
+
+  // Connections this client's calls are forwarded on (one per sibling
+  // daemon), opened on first use; gone with the client.
+  std::mutex backendsMutex;
+  std::map<std::string, std::shared_ptr<void>> backends;
 };
 
 }  // namespace splitvirt::rpc

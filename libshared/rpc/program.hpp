@@ -81,6 +81,12 @@ class Program {
         proc.blocking};
   }
 
+  // A handler on raw payloads (forwarding: no decoding at all).
+  void bindRaw(int number, bool blocking, RawHandler handler) {
+    if (number < 1 || static_cast<size_t>(number) >= entries_.size()) return;
+    entries_[static_cast<size_t>(number)] = Entry{std::move(handler), blocking};
+  }
+
   const Entry* find(int number) const {
     if (number < 1 || static_cast<size_t>(number) >= entries_.size()) return nullptr;
     const Entry& e = entries_[static_cast<size_t>(number)];
