@@ -69,6 +69,7 @@ class QemuDriver final : public daemon::Driver {
   void handleMonitorClosed(const conf::Uuid& uuid, uint64_t generation);
   Result<void> saveStatus(const objects::DomainView& v, const Runtime& rt);
   Result<void> initLifecycle();
+  Result<void> resolveVolumeDisks(conf::DomainDef& def);
   void reconnectAll();
   void autostartAll();
 
