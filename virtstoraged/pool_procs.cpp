@@ -1,6 +1,6 @@
 // Storage pool procedures: define / create / build / start / refresh /
 // destroy / delete / undefine / lookups / info / XML / autostart / lists.
-#include "backends/dir_backend.hpp"
+#include "backends/backend.hpp"
 #include "protocol/storage_procs.hpp"
 #include "storage_driver.hpp"
 
@@ -103,7 +103,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     pool->def = std::make_shared<const conf::StoragePoolDef>(std::move(*def));
     pool->persistent = false;
     if (a.flags & 7u)
-      if (auto r = dirBuild(*pool->def, (a.flags & 2u) ? 8u : (a.flags & 4u) ? 4u : 0u); !r) return r.error();
+      if (auto r = backendBuild(*pool->def, (a.flags & 2u) ? 8u : (a.flags & 4u) ? 4u : 0u); !r) return r.error();
     if (auto r = startPool(*pool); !r) return r.error();
     pools_[pool->def->uuid] = pool;
     rememberActive(*pool);
@@ -116,7 +116,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
     if ((*pool)->active) return Error::operationInvalid(kErr, "storage pool '" + a.pool.name + "' is already active");
-    if (auto r = dirBuild(*(*pool)->def, a.flags); !r) return r.error();
+    if (auto r = backendBuild(*(*pool)->def, a.flags); !r) return r.error();
     return Void{};
   });
 
@@ -127,7 +127,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     std::unique_lock lk(mutex_);
     if ((*pool)->active) return Error::operationInvalid(kErr, "storage pool '" + a.pool.name + "' is already active");
     if (a.flags & 7u)
-      if (auto r = dirBuild(*(*pool)->def, (a.flags & 2u) ? 8u : (a.flags & 4u) ? 4u : 0u); !r) return r.error();
+      if (auto r = backendBuild(*(*pool)->def, (a.flags & 2u) ? 8u : (a.flags & 4u) ? 4u : 0u); !r) return r.error();
     if (auto r = startPool(**pool); !r) return r.error();
     rememberActive(**pool);
     return Void{};
@@ -149,6 +149,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     Pool& pl = **pool;
     if (!pl.busy.empty())
       return Error::operationInvalid(kErr, "pool '" + a.pool.name + "' has asynchronous jobs running.");
+    if (auto r = backendStop(*pl.def); !r) return r.error();
     pl.active = false;
     pl.vols.clear();
     forgetActive(pl.def->name);
@@ -166,7 +167,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
     if ((*pool)->active) return Error::operationInvalid(kErr, "storage pool '" + a.pool.name + "' is still active");
-    if (auto r = dirDelete(*(*pool)->def); !r) return r.error();
+    if (auto r = backendDelete(*(*pool)->def, a.flags); !r) return r.error();
     return Void{};
   });
 

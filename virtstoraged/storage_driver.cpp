@@ -1,5 +1,6 @@
 #include "storage_driver.hpp"
 
+#include "backends/backend.hpp"
 #include "backends/dir_backend.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -121,11 +122,7 @@ Result<std::pair<PoolPtr, conf::StorageVolDef>> StorageDriver::volByHandle(const
 }
 
 Result<void> StorageDriver::startPool(Pool& pool) {
-  if (pool.def->type != conf::PoolType::Dir)
-    return Error::make(ErrorCode::NoSupport, kErr, "this function is not supported by the connection driver: %s", "",
-                       std::string("storage pool type '") + std::string(conf::poolTypeName(pool.def->type)) +
-                           "' is not available on this host yet");
-  if (auto r = dirCheck(*pool.def); !r) return r;
+  if (auto r = backendStart(*pool.def); !r) return r;
   pool.active = true;
   if (auto r = refreshPool(pool); !r) {
     pool.active = false;
