@@ -51,6 +51,7 @@ class QemuDriver final : public daemon::Driver {
   void bindLifecycle(rpc::Program& p);
   void bindConsole(rpc::Program& p);
   void bindHotplug(rpc::Program& p);
+  Result<void> savePersistentDef(const conf::Uuid& uuid, std::shared_ptr<const conf::DomainDef> def);
   Result<void> hotplugAttach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
   Result<void> hotplugDetach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
   void completeUnplug(const conf::Uuid& uuid, Runtime& rt, const std::string& alias);

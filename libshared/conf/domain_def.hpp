@@ -312,6 +312,9 @@ struct DomainDef {
 using ParseFlags = unsigned;
 inline constexpr ParseFlags kParseValidateSchema = 1u << 0;  // VIR_DOMAIN_DEFINE_VALIDATE: check domain.rng
 
+// libvirt's virDiskNameToIndex: vda -> 0, hdb -> 1, sdaa -> 26; -1 if not a disk name.
+int diskNameToIndex(std::string_view name);
+
 // Parses, applies the post-parse defaults listed above, then validates
 // semantics (validateDomainDef). Errors carry libvirt's code, domain and text;
 // `errDomain` is the domain libvirt's domain_conf would use (VIR_FROM_DOMAIN

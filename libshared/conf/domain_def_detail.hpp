@@ -76,7 +76,6 @@ void formatClock(XmlWriter& w, const DomainDef& def);
 Result<DiskDef> parseDisk(XmlNode node, ErrorDomain d);
 void insertDisk(std::vector<DiskDef>& disks, DiskDef disk);
 void formatDisk(XmlWriter& w, const DiskDef& disk, unsigned flags);
-int diskNameToIndex(std::string_view name);
 
 Result<ControllerDef> parseController(XmlNode node, ErrorDomain d);
 void insertController(std::vector<ControllerDef>& ctrls, ControllerDef c);

@@ -25,7 +25,7 @@ std::string sourceDescription(const DiskDef& disk) {
 }  // namespace
 
 // virDiskNameToIndex: "vda" -> 0, "sdb" -> 1, "hdaa" -> 26; -1 when not a disk name.
-int detail::diskNameToIndex(std::string_view name) {
+int diskNameToIndex(std::string_view name) {
   static constexpr std::string_view kPrefixes[] = {"fd", "hd", "vd", "sd", "xvd", "ubd"};
   std::string_view rest;
   bool found = false;

@@ -39,6 +39,21 @@ std::string hostNetId(const std::string& alias) { return "host" + alias; }
 
 }  // namespace
 
+// A changed persistent definition: durable, then the one the next start uses.
+Result<void> QemuDriver::savePersistentDef(const conf::Uuid& uuid, std::shared_ptr<const conf::DomainDef> def) {
+  auto lk = domains_.writeLock();
+  auto ticket = store_->save(*def);
+  if (!ticket) return ticket.error();
+  domains_.update(uuid, [&](DomainView& d) {
+    if (d.active())
+      d.newDef = def;
+    else
+      d.def = def;
+  });
+  lk.unlock();
+  return store_->waitDurable(*ticket);
+}
+
 Result<void> QemuDriver::hotplugAttach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags) {
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
@@ -107,19 +122,7 @@ Result<void> QemuDriver::hotplugAttach(const conf::Uuid& uuid, const std::string
     if (nv) (void)saveStatus(*nv, *rt);
   }
 
-  if (config) {
-    auto lk = domains_.writeLock();
-    auto ticket = store_->save(*newPersistent);
-    if (!ticket) return ticket.error();
-    domains_.update(uuid, [&](DomainView& d) {
-      if (d.active())
-        d.newDef = newPersistent;
-      else
-        d.def = newPersistent;
-    });
-    lk.unlock();
-    if (auto r = store_->waitDurable(*ticket); !r) return r.error();
-  }
+  if (config) return savePersistentDef(uuid, newPersistent);
   return {};
 }
 
@@ -221,19 +224,7 @@ Result<void> QemuDriver::hotplugDetach(const conf::Uuid& uuid, const std::string
                 alias.c_str(), v->def->name.c_str());
   }
 
-  if (config) {
-    auto lk = domains_.writeLock();
-    auto ticket = store_->save(*newPersistent);
-    if (!ticket) return ticket.error();
-    domains_.update(uuid, [&](DomainView& d) {
-      if (d.active())
-        d.newDef = newPersistent;
-      else
-        d.def = newPersistent;
-    });
-    lk.unlock();
-    if (auto r = store_->waitDurable(*ticket); !r) return r.error();
-  }
+  if (config) return savePersistentDef(uuid, newPersistent);
   return {};
 }
 

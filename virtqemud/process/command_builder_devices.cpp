@@ -14,27 +14,6 @@ using namespace conf;
 namespace {
 
 // virDiskNameToIndex: vda -> 0, vdb -> 1, vdaa -> 26
-int diskNameToIndex(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> kPrefixes{"fd", "hd", "vd", "sd", "xvd", "ubd"};
-  std::string_view rest;
-  bool found = false;
-  for (auto p : kPrefixes) {
-    if (name.starts_with(p)) {
-      rest = name.substr(p.size());
-      found = true;
-      break;
-    }
-  }
-  if (!found) return -1;
-  long idx = 0;
-  size_t i = 0;
-  for (; i < rest.size() && rest[i] >= 'a' && rest[i] <= 'z'; i++) {
-    idx = (idx + (i < 1 ? 0 : 1)) * 26;
-    idx += rest[i] - 'a';
-    if (idx > 1000000) return -1;
-  }
-  return i == 0 ? -1 : static_cast<int>(idx);
-}
 
 // qemuProcessPrepareDeviceBootorder: <os><boot dev=.../> becomes the boot
 // index of the first disk of each kind and of the first interface; a

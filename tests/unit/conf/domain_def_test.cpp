@@ -200,7 +200,7 @@ TEST_CASE("format flags: running id and secure information") {
 }
 
 TEST_CASE("disk names map to indexes like virDiskNameToIndex") {
-  using detail::diskNameToIndex;
+  using conf::diskNameToIndex;
   CHECK(diskNameToIndex("vda") == 0);
   CHECK(diskNameToIndex("sdb") == 1);
   CHECK(diskNameToIndex("hdz") == 25);
