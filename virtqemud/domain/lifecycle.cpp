@@ -365,6 +365,8 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   });
   if (!view) return Error::internal(kErr, "domain vanished while starting");
   (void)saveStatus(*view, *rt);
+  // As libvirt: QEMU's RESUME after `cont` is reported first, then the start.
+  if (!paused) events_->domainLifecycle(handleOf(*view), kEvResumed, kDetailUnpaused);
   events_->domainLifecycle(handleOf(*view), kEvStarted, kDetailBooted);
   if (paused) events_->domainLifecycle(handleOf(*view), kEvSuspended, kDetailPaused);
   log::info("domain %s started, pid %d, id %d in %.1f ms (exec %.1f, monitor socket %.1f, QMP ready %.1f)",
@@ -430,6 +432,8 @@ Result<void> QemuDriver::stopDomain(const conf::Uuid& uuid, bool graceful) {
           "Failed to terminate process " + std::to_string(rt->pid) + " with SIGTERM: Device or resource busy"));
     }
   }
+  // QEMU reports the SIGTERM as a host-initiated SHUTDOWN; libvirt relays it.
+  events_->domainLifecycle(handleOf(*v), kEvShutdown, kDetailShutdownHost);
   finishStop(uuid, kShutoffDestroyed, kDetailDestroyed);
   return {};
 }
