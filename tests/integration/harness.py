@@ -474,7 +474,33 @@ def make_target(activation=True, kind="qemu", **kw):
         return External(os.environ[env + "_URI"], os.environ.get(env + "_RO_URI"))
     if os.environ.get("SV_TARGET") == "ref":
         return RefDaemon(activation=activation, scheme=DAEMONS[kind].scheme)
+    if kind == "storage" and os.environ.get("SV_STORAGE_VIA_QEMU") == "1":
+        return StorageViaQemu(activation=activation, **kw)
     return DAEMONS[kind](activation=activation, **kw)
+
+
+class StorageViaQemu(Virtqemud):
+    """virtstoraged and virtqemud in one root; clients talk to virtqemud,
+    which forwards the storage API (protocol.md 5.4)."""
+
+    def __init__(self, activation=True, **kw):
+        super().__init__(activation=activation, **kw)
+        self.storage = Virtstoraged(activation=activation, root=self.root)
+        self.defs_dir = self.storage.defs_dir
+
+    def start(self):
+        if not (self.storage.proc and self.storage.proc.poll() is None):
+            self.storage.start()
+        super().start()
+
+    def stop(self, timeout=15):
+        rc = super().stop(timeout)
+        self.storage.stop(timeout)
+        return rc
+
+    def cleanup(self):
+        self.storage.cleanup()
+        super().cleanup()
 
 
 def target_is_reference():
