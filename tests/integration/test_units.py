@@ -194,11 +194,20 @@ def check_names(name, prefix, udir):
 def check_sandbox(name, u):
     """Per-daemon rules from architecture.md 4.11 that the score alone misses."""
     errs = []
-    for key, want in (("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"),
-                      ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
-                      ("SystemCallArchitectures", "native")):
+    # virtstoraged mounts fs pools for virtqemud and QEMU to see: any option
+    # that gives it a private mount namespace would hide them (systemd.exec).
+    mounts_for_host = name == "virtstoraged"
+    wanted = [("NoNewPrivileges", "yes"), ("SystemCallArchitectures", "native")]
+    if not mounts_for_host:
+        wanted += [("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("PrivateTmp", "yes")]
+    for key, want in wanted:
         if get(u, "Service", key) != [want]:
             errs.append(f"{key}={get(u, 'Service', key)} want {want}")
+    if mounts_for_host:
+        for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateMounts", "ReadWritePaths",
+                    "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups"):
+            if get(u, "Service", key):
+                errs.append(f"{key}= would hide fs pool mounts from the host")
     if not any(k == "CapabilityBoundingSet" for k in u.get("Service", {})):
         errs.append("no CapabilityBoundingSet=")
     caps = words(u, "Service", "CapabilityBoundingSet")
@@ -218,7 +227,7 @@ def check_sandbox(name, u):
     if name == "virtqemud" and "/dev/kvm" not in devs:
         errs.append("virtqemud cannot open /dev/kvm")
     rw = words(u, "Service", "ReadWritePaths")
-    for d in ("/run/libvirt",) if name == "virtproxyd" else ("/etc/libvirt", "/run/libvirt"):
+    for d in () if mounts_for_host else ("/run/libvirt",) if name == "virtproxyd" else ("/etc/libvirt", "/run/libvirt"):
         if d not in rw:
             errs.append(f"{d} not in ReadWritePaths")
     check(not errs, f"{name}.service: sandbox rules", "\n".join(errs))
