@@ -70,6 +70,12 @@ Result<void> UploadStream::onClientFinish() {
   return {};
 }
 
+// The fsync of a large upload must not stall the session's I/O thread.
+bool UploadStream::finishAsync(std::function<void(Result<void>)> done) {
+  std::thread([self = shared_from_this(), done = std::move(done)] { done(self->onClientFinish()); }).detach();
+  return true;
+}
+
 void UploadStream::onClientAbort() {
   // The data sent so far stays, as with libvirt; the volume is not extended
   // or marked complete by us.

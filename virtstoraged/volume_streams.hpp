@@ -7,11 +7,13 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <functional>
+#include <memory>
 #include <thread>
 
 namespace splitvirt::storage {
 
-class UploadStream final : public rpc::StreamEndpoint {
+class UploadStream final : public rpc::StreamEndpoint, public std::enable_shared_from_this<UploadStream> {
  public:
   // Writes into `path` from `offset`; length 0 = up to the end of the data.
   static Result<std::shared_ptr<UploadStream>> open(const std::string& path, uint64_t offset, uint64_t length,
@@ -21,6 +23,7 @@ class UploadStream final : public rpc::StreamEndpoint {
   void onClientData(std::string_view data) override;
   Result<void> onClientHole(uint64_t length) override;
   Result<void> onClientFinish() override;
+  bool finishAsync(std::function<void(Result<void>)> done) override;
   void onClientAbort() override;
 
  private:

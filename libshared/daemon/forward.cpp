@@ -88,6 +88,11 @@ class RelayStream final : public rpc::StreamEndpoint, public std::enable_shared_
     if (finishError_) return *finishError_;
     return {};
   }
+  // Waiting for the backend's confirmation must not hold our I/O thread.
+  bool finishAsync(std::function<void(Result<void>)> done) override {
+    std::thread([self = shared_from_this(), done = std::move(done)] { done(self->onClientFinish()); }).detach();
+    return true;
+  }
   void onClientAbort() override {
     send(MsgType::Stream, MsgStatus::Error, {});
     backend_->shutdown();

@@ -399,6 +399,24 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
       case MsgStatus::Ok: {
         streams_.erase(it);
+        std::weak_ptr<Session> weak = shared_from_this();
+        int proc = h.proc;
+        uint32_t serial = h.serial;
+        bool async = ep->finishAsync([weak, proc, serial](Result<void> r) {
+          auto self = weak.lock();
+          if (!self) return;
+          asio::post(self->strand_, [self, proc, serial, r = std::move(r)] {
+            if (self->closed_) return;
+            if (r) {
+              self->sendStreamPacket(proc, serial, MsgStatus::Ok, {});
+            } else {
+              std::string body;
+              appendError(body, r.error());
+              self->sendStreamPacket(proc, serial, MsgStatus::Error, body);
+            }
+          });
+        });
+        if (async) break;
         auto r = ep->onClientFinish();
         if (r) {
           sendStreamPacket(h.proc, h.serial, MsgStatus::Ok, {});

@@ -40,6 +40,9 @@ class StreamEndpoint {
   }
   // The client finished (STREAM/OK): return an error to fail the finish.
   virtual Result<void> onClientFinish() = 0;
+  // Endpoints whose finish blocks (fsync) do it off the I/O thread: return
+  // true and call `done` (from any thread) instead of onClientFinish().
+  virtual bool finishAsync(std::function<void(Result<void>)> done) { return false; }
   // The client aborted (STREAM/ERROR) or went away.
   virtual void onClientAbort() = 0;
 };
