@@ -22,4 +22,20 @@ ctest --test-dir build --output-on-failure -j1 "${extra[@]}"
 rc=$?
 set -e
 echo "test-all: ctest exit status $rc"
+
+# The same suite once more against an ASan+UBSan build (architecture.md
+# 2.5): memory errors and undefined behaviour abort the daemon, which the
+# integration tests notice. On in CI; SV_SANITIZE=0 skips it, =1 forces it.
+if [ "$rc" -eq 0 ] && { [ "${SV_SANITIZE:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${SV_SANITIZE:-}" != 0 ]; }; }; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  cmake --build build-asan -j"${SV_JOBS:-$(nproc)}"
+  set +e
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j1 "${extra[@]}"
+  rc=$?
+  set -e
+  echo "test-all: sanitizer ctest exit status $rc"
+fi
 exit $rc
