@@ -21,6 +21,9 @@ constexpr uint32_t kAllFlags = (1u << 20) - 1;
 // virStoragePoolState
 constexpr uint32_t kStateInactive = 0, kStateRunning = 2;
 
+// virStoragePoolEventLifecycleType
+constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvStopped = 3, kEvCreated = 4, kEvDeleted = 5;
+
 bool poolMatches(const Pool& p, uint32_t f) {
   auto group = [&](uint32_t a, uint32_t b, bool isA) {
     if (!(f & (a | b))) return true;
@@ -87,6 +90,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
       pool->def = newDef;
     }
     pool->persistent = true;
+    events_->poolLifecycle(poolHandle(*pool), kEvDefined, 0);
     return PoolRet{poolHandle(*pool)};
   });
 
@@ -107,6 +111,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     if (auto r = startPool(*pool); !r) return r.error();
     pools_[pool->def->uuid] = pool;
     rememberActive(*pool);
+    events_->poolLifecycle(poolHandle(*pool), kEvStarted, 0);
     return PoolRet{poolHandle(*pool)};
   });
 
@@ -117,6 +122,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     std::unique_lock lk(mutex_);
     if ((*pool)->active) return Error::operationInvalid(kErr, "storage pool '" + a.pool.name + "' is already active");
     if (auto r = backendBuild(*(*pool)->def, a.flags); !r) return r.error();
+    events_->poolLifecycle(poolHandle(**pool), kEvCreated, 0);
     return Void{};
   });
 
@@ -130,6 +136,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
       if (auto r = backendBuild(*(*pool)->def, (a.flags & 2u) ? 8u : (a.flags & 4u) ? 4u : 0u); !r) return r.error();
     if (auto r = startPool(**pool); !r) return r.error();
     rememberActive(**pool);
+    events_->poolLifecycle(poolHandle(**pool), kEvStarted, 0);
     return Void{};
   });
 
@@ -139,6 +146,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
     if (auto r = refreshPool(**pool); !r) return r.error();
+    events_->poolRefresh(poolHandle(**pool));
     return Void{};
   });
 
@@ -157,7 +165,9 @@ void StorageDriver::bindPools(rpc::Program& p) {
       pl.def = pl.newDef;
       pl.newDef = nullptr;
     }
+    auto handle = poolHandle(pl);
     if (!pl.persistent) pools_.erase(pl.def->uuid);
+    events_->poolLifecycle(handle, kEvStopped, 0);
     return Void{};
   });
 
@@ -168,6 +178,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     std::unique_lock lk(mutex_);
     if ((*pool)->active) return Error::operationInvalid(kErr, "storage pool '" + a.pool.name + "' is still active");
     if (auto r = backendDelete(*(*pool)->def, a.flags); !r) return r.error();
+    events_->poolLifecycle(poolHandle(**pool), kEvDeleted, 0);
     return Void{};
   });
 
@@ -182,6 +193,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
     pools_.erase((*pool)->def->uuid);
     lk.unlock();
     if (auto r = store_->waitDurable(*ticket); !r) return r.error();
+    events_->poolLifecycle(poolHandle(**pool), kEvUndefined, 0);
     return Void{};
   });
 

@@ -2,6 +2,7 @@
 
 #include "backends/backend.hpp"
 #include "backends/dir_backend.hpp"
+#include "protocol/storage_procs.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
@@ -18,8 +19,9 @@ protocol::NonnullStorageVol volHandle(const Pool& p, const conf::StorageVolDef& 
   return {p.def->name, v.name, v.key};
 }
 
-Result<void> StorageDriver::init(const daemon::DaemonPaths& paths, daemon::EventBus&) {
+Result<void> StorageDriver::init(const daemon::DaemonPaths& paths, daemon::EventBus& events) {
   paths_ = paths;
+  events_ = &events;
   stateDir_ = paths.runDir + "/storage";
   if (auto r = fs::makeDirs(stateDir_, 0755, kErr); !r) return r;
   store_ = std::make_unique<objects::DefinitionStore>(paths.configDir + "/storage", kErr);
@@ -72,6 +74,29 @@ Result<void> StorageDriver::init(const daemon::DaemonPaths& paths, daemon::Event
 void StorageDriver::bind(rpc::Program& p) {
   bindPools(p);
   bindVolumes(p);
+  bindEvents(p);
+}
+
+void StorageDriver::bindEvents(rpc::Program& p) {
+  using namespace protocol;
+  p.bind(kConnectStoragePoolEventRegisterAny,
+         [](rpc::ConnContext& ctx, PoolEventRegisterAnyArgs&& a) -> Result<CallbackIdRet> {
+           // VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, _REFRESH
+           if (a.eventID < 0 || a.eventID > 1)
+             return Error::invalidArg(kErr, "unsupported storage pool event ID " + std::to_string(a.eventID));
+           std::lock_guard lk(ctx.eventsMutex);
+           int id = ctx.nextCallbackId++;
+           rpc::ObjectEventRegistration reg{a.eventID, std::nullopt};
+           if (a.pool) reg.objectFilter = a.pool->uuid;
+           ctx.poolEvents[id] = reg;
+           return CallbackIdRet{id};
+         });
+  p.bind(kConnectStoragePoolEventDeregisterAny, [](rpc::ConnContext& ctx, CallbackIdArg&& a) -> Result<Void> {
+    std::lock_guard lk(ctx.eventsMutex);
+    if (!ctx.poolEvents.erase(a.callbackID))
+      return Error::invalidArg(kErr, "callback " + std::to_string(a.callbackID) + " not registered");
+    return Void{};
+  });
 }
 
 Result<std::string> StorageDriver::openConnection(rpc::ConnContext&, const std::string& uri, unsigned) {

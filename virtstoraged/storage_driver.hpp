@@ -6,6 +6,7 @@
 #include "conf/storage_pool_def.hpp"
 #include "conf/storage_vol_def.hpp"
 #include "daemon/driver.hpp"
+#include "daemon/event_bus.hpp"
 #include "objects/definition_store.hpp"
 #include "protocol/remote_types.hpp"
 
@@ -43,6 +44,7 @@ class StorageDriver final : public daemon::Driver {
  private:
   void bindPools(rpc::Program& p);
   void bindVolumes(rpc::Program& p);
+  void bindEvents(rpc::Program& p);
 
   // Lookups (take mutex_ shared inside).
   Result<PoolPtr> poolByHandle(const protocol::NonnullStoragePool& h);
@@ -58,6 +60,7 @@ class StorageDriver final : public daemon::Driver {
   void forgetActive(const std::string& name);
 
   daemon::DaemonPaths paths_;
+  daemon::EventBus* events_ = nullptr;
   std::string stateDir_;  // <runDir>/storage
   std::unique_ptr<objects::DefinitionStore> store_;
   mutable std::shared_mutex mutex_;

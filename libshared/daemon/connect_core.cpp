@@ -57,6 +57,7 @@ void bindConnectCore(rpc::Program& p, Driver& driver) {
   p.bind(kConnectClose, [](ConnContext& ctx, Void&&) -> Result<Void> {
     std::lock_guard lk(ctx.eventsMutex);
     ctx.domainEvents.clear();
+    ctx.poolEvents.clear();
     return Void{};
   });
 

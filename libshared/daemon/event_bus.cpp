@@ -1,6 +1,7 @@
 #include "daemon/event_bus.hpp"
 
 #include "protocol/connect_procs.hpp"
+#include "protocol/storage_procs.hpp"
 #include "rpc/server.hpp"
 #include "xdr/codec.hpp"
 
@@ -16,6 +17,31 @@ void EventBus::deliver(int eventId, int proc, const protocol::NonnullDomain& dom
       if (reg.domainFilter && *reg.domainFilter != dom.uuid) continue;
       if (ctx.sendMessage) ctx.sendMessage(proc, encode(id));
     }
+  });
+}
+
+void EventBus::deliverPool(int eventId, int proc, const protocol::Uuid& uuid,
+                           std::function<std::string(int callbackId)> encode) {
+  if (!server_) return;
+  server_->forEachClient([eventId, proc, uuid, encode](rpc::ConnContext& ctx) {
+    std::lock_guard lk(ctx.eventsMutex);
+    for (auto& [id, reg] : ctx.poolEvents) {
+      if (reg.eventId != eventId) continue;
+      if (reg.objectFilter && *reg.objectFilter != uuid) continue;
+      if (ctx.sendMessage) ctx.sendMessage(proc, encode(id));
+    }
+  });
+}
+
+void EventBus::poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail) {
+  deliverPool(0, protocol::kProcStoragePoolEventLifecycle, pool.uuid, [=](int id) {
+    return xdr::encodeToString(protocol::PoolEventLifecycleMsg{id, pool, event, detail});
+  });
+}
+
+void EventBus::poolRefresh(const protocol::NonnullStoragePool& pool) {
+  deliverPool(1, protocol::kProcStoragePoolEventRefresh, pool.uuid, [=](int id) {
+    return xdr::encodeToString(protocol::PoolEventRefreshMsg{id, pool});
   });
 }
 

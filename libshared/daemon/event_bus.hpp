@@ -19,12 +19,18 @@ class EventBus {
   void domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail);
   void domainReboot(const protocol::NonnullDomain& dom);
   void domainDeviceRemoved(const protocol::NonnullDomain& dom, const std::string& alias);
+  // Storage pool events: lifecycle (0 DEFINED, 1 UNDEFINED, 2 STARTED,
+  // 3 STOPPED, 4 CREATED, 5 DELETED) and refresh.
+  void poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail);
+  void poolRefresh(const protocol::NonnullStoragePool& pool);
 
  private:
   // Sends msg (already encoded after the callbackID) to every client
   // registered for eventId on this domain.
   void deliver(int eventId, int proc, const protocol::NonnullDomain& dom,
                std::function<std::string(int callbackId)> encode);
+  void deliverPool(int eventId, int proc, const protocol::Uuid& uuid,
+                   std::function<std::string(int callbackId)> encode);
 
  public:
 

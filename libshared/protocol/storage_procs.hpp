@@ -66,6 +66,19 @@ BOOST_DESCRIBE_STRUCT(VolTransferArgs, (), (vol, offset, length, flags))
 struct FindPoolSourcesArgs { std::string type; OptString srcSpec; uint32_t flags = 0; };
 BOOST_DESCRIBE_STRUCT(FindPoolSourcesArgs, (), (type, srcSpec, flags))
 
+struct PoolEventRegisterAnyArgs { int32_t eventID = 0; std::optional<NonnullStoragePool> pool; };
+BOOST_DESCRIBE_STRUCT(PoolEventRegisterAnyArgs, (), (eventID, pool))
+inline constexpr Proc<PoolEventRegisterAnyArgs, CallbackIdRet> kConnectStoragePoolEventRegisterAny{368};
+inline constexpr Proc<CallbackIdArg, Void> kConnectStoragePoolEventDeregisterAny{369};
+
+// Event messages (server -> client).
+inline constexpr int kProcStoragePoolEventLifecycle = 370;
+inline constexpr int kProcStoragePoolEventRefresh = 373;
+struct PoolEventLifecycleMsg { int32_t callbackID = 0; NonnullStoragePool pool; int32_t event = 0; int32_t detail = 0; };
+BOOST_DESCRIBE_STRUCT(PoolEventLifecycleMsg, (), (callbackID, pool, event, detail))
+struct PoolEventRefreshMsg { int32_t callbackID = 0; NonnullStoragePool pool; };
+BOOST_DESCRIBE_STRUCT(PoolEventRefreshMsg, (), (callbackID, pool))
+
 // Modifying or I/O-bound procedures are blocking (they run off the I/O threads).
 inline constexpr Proc<Void, IntRet> kConnectNumOfStoragePools{71};
 inline constexpr Proc<PoolListNamesArg, NamesRet> kConnectListStoragePools{72};

@@ -26,6 +26,12 @@ struct DomainEventRegistration {
   std::optional<xdr::Uuid> domainFilter;
 };
 
+// Storage pool / network registrations: an event id and an optional object.
+struct ObjectEventRegistration {
+  int eventId;
+  std::optional<xdr::Uuid> objectFilter;
+};
+
 struct ConnContext {
   ListenerKind listener = ListenerKind::ReadWrite;
   bool opened = false;
@@ -42,6 +48,7 @@ struct ConnContext {
   // are produced on other threads than the session's.
   std::mutex eventsMutex;
   std::map<int, DomainEventRegistration> domainEvents;
+  std::map<int, ObjectEventRegistration> poolEvents;
   int nextCallbackId = 0;
 
   MessageSender sendMessage;
