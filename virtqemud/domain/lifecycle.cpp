@@ -350,10 +350,10 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
 
   bool paused = flags & kStartPaused;
   if (!paused) {
-    rt->expectResume = true;
+    rt->expectResume = true;  // consumed by the RESUME event handler
     auto r = cont(*rt->mon);
-    rt->expectResume = false;
     if (!r) {
+      rt->expectResume = false;
       Error e = r.error();
       finishStop(uuid, kShutoffUnknown, -1);
       return e;
@@ -446,22 +446,30 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
   if (!v) return;
   if (name == "STOP") {
     if (rt->stopAfterShutdown.exchange(false)) return;
-    if (rt->expectStop || v->state == DomainState::Paused) return;
-    auto nv = domains_.update(uuid, [](DomainView& d) {
+    // Our own suspend: the command records the state; the flag is consumed here,
+    // so it cannot be cleared before its event is seen.
+    if (rt->expectStop.exchange(false)) return;
+    bool changed = false;
+    auto nv = domains_.update(uuid, [&](DomainView& d) {
+      if (d.state == DomainState::Paused) return;  // decided under the lock, not on a stale view
       d.state = DomainState::Paused;
       d.reason = kPausedUnknown;
+      changed = true;
     });
-    if (nv) {
+    if (nv && changed) {
       (void)saveStatus(*nv, *rt);
       events_->domainLifecycle(handleOf(*nv), kEvSuspended, kDetailPaused);
     }
   } else if (name == "RESUME") {
-    if (rt->expectResume || v->state == DomainState::Running) return;
-    auto nv = domains_.update(uuid, [](DomainView& d) {
+    if (rt->expectResume.exchange(false)) return;
+    bool changed = false;
+    auto nv = domains_.update(uuid, [&](DomainView& d) {
+      if (d.state == DomainState::Running) return;
       d.state = DomainState::Running;
       d.reason = kRunningUnpaused;
+      changed = true;
     });
-    if (nv) {
+    if (nv && changed) {
       (void)saveStatus(*nv, *rt);
       events_->domainLifecycle(handleOf(*nv), kEvResumed, kDetailUnpaused);
     }
@@ -486,8 +494,7 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
       if (rt->mon) {
         (void)systemReset(*rt->mon);
         rt->expectResume = true;
-        (void)cont(*rt->mon);
-        rt->expectResume = false;
+        if (!cont(*rt->mon)) rt->expectResume = false;
       }
       return;
     }

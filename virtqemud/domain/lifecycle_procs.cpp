@@ -138,10 +138,12 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
   p.bind(kDomainSuspend, [this, withRunning](ConnContext&, DomArg&& a) -> Result<Void> {
     return withRunning(a.dom, [this](Runtime& rt, DomainView& v) -> Result<void> {
       if (v.state == DomainState::Paused) return {};
-      rt.expectStop = true;
+      rt.expectStop = true;  // consumed by the STOP event handler
       auto r = stop(*rt.mon);
-      rt.expectStop = false;
-      if (!r) return r;
+      if (!r) {
+        rt.expectStop = false;
+        return r;
+      }
       auto nv = domains_.update(v.def->uuid, [](DomainView& d) {
         d.state = DomainState::Paused;
         d.reason = kPausedUser;
@@ -158,10 +160,12 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
     return withRunning(a.dom, [this](Runtime& rt, DomainView& v) -> Result<void> {
       if (v.state == DomainState::Running) return Error::operationInvalid(kErr, "domain is already running");
       if (v.state != DomainState::Paused) return {};
-      rt.expectResume = true;
+      rt.expectResume = true;  // consumed by the RESUME event handler
       auto r = cont(*rt.mon);
-      rt.expectResume = false;
-      if (!r) return r;
+      if (!r) {
+        rt.expectResume = false;
+        return r;
+      }
       auto nv = domains_.update(v.def->uuid, [](DomainView& d) {
         d.state = DomainState::Running;
         d.reason = kRunningUnpaused;
