@@ -9,19 +9,6 @@
 #include <string_view>
 #include <vector>
 
-// Propagate a failed Result from the enclosing function.
-#define SV_TRY_ASSIGN(lhs, expr)          \
-  do {                                    \
-    auto sv_try_r_ = (expr);              \
-    if (!sv_try_r_) return sv_try_r_.error(); \
-    lhs = std::move(*sv_try_r_);          \
-  } while (0)
-#define SV_TRY_VOID(expr)                 \
-  do {                                    \
-    auto sv_try_r_ = (expr);              \
-    if (!sv_try_r_) return sv_try_r_.error(); \
-  } while (0)
-
 namespace splitvirt::conf::detail {
 
 using Names = std::vector<std::string_view>;

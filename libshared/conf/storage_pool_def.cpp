@@ -9,18 +9,6 @@
 #include <cctype>
 #include <cstdio>
 
-#define SV_STOR_TRY(lhs, expr)                 \
-  do {                                         \
-    auto sv_r_ = (expr);                       \
-    if (!sv_r_) return sv_r_.error();          \
-    lhs = std::move(*sv_r_);                   \
-  } while (0)
-#define SV_STOR_TRY_VOID(expr)                 \
-  do {                                         \
-    auto sv_r_ = (expr);                       \
-    if (!sv_r_) return sv_r_.error();          \
-  } while (0)
-
 namespace splitvirt::conf {
 
 namespace {
@@ -104,16 +92,16 @@ std::string hex(unsigned v) {
 // virPCIDeviceAddressParseXML + virPCIDeviceAddressIsValid(addr, true).
 Result<void> parsePciAddress(XmlNode addr, StorageAdapter& a) {
   std::optional<unsigned> v;
-  SV_STOR_TRY(v, propUInt(addr, "domain", 0));
+  SV_TRY_ASSIGN(v, propUInt(addr, "domain", 0));
   a.parentDomain = v.value_or(0);
-  SV_STOR_TRY(v, propUInt(addr, "bus", 0));
+  SV_TRY_ASSIGN(v, propUInt(addr, "bus", 0));
   a.parentBus = v.value_or(0);
-  SV_STOR_TRY(v, propUInt(addr, "slot", 0));
+  SV_TRY_ASSIGN(v, propUInt(addr, "slot", 0));
   a.parentSlot = v.value_or(0);
-  SV_STOR_TRY(v, propUInt(addr, "function", 0));
+  SV_TRY_ASSIGN(v, propUInt(addr, "function", 0));
   a.parentFunction = v.value_or(0);
   std::optional<bool> multi;
-  SV_STOR_TRY(multi, propOnOff(addr, "multifunction"));
+  SV_TRY_ASSIGN(multi, propOnOff(addr, "multifunction"));
   auto bad = [](std::string msg) { return Error::xmlError(ErrorDomain::None, std::move(msg)); };
   if (a.parentBus > 0xFF) return bad("Invalid PCI address bus='" + hex(a.parentBus) + "', must be <= 0xFF");
   if (a.parentSlot > 0x1F) return bad("Invalid PCI address slot='" + hex(a.parentSlot) + "', must be <= 0x1F");
@@ -125,7 +113,7 @@ Result<void> parsePciAddress(XmlNode addr, StorageAdapter& a) {
 Result<StorageAdapter> parseAdapter(XmlNode node, ErrorDomain d) {
   StorageAdapter a;
   std::optional<unsigned> type;
-  SV_STOR_TRY(type, propEnum(node, "type", kAdapterTypeNames, kPropNonZero));
+  SV_TRY_ASSIGN(type, propEnum(node, "type", kAdapterTypeNames, kPropNonZero));
   if (!type) {
     // The legacy form: only name= (a scsi_host).
     if (node.attr("wwnn") || node.attr("wwpn") || node.attr("parent"))
@@ -137,7 +125,7 @@ Result<StorageAdapter> parseAdapter(XmlNode node, ErrorDomain d) {
   }
   a.type = static_cast<StorageAdapterType>(*type);
   if (a.type == StorageAdapterType::FcHost) {
-    SV_STOR_TRY(a.managed, propYesNo(node, "managed"));
+    SV_TRY_ASSIGN(a.managed, propYesNo(node, "managed"));
     a.parent = node.attr("parent");
     a.parentWwnn = node.attr("parent_wwnn");
     a.parentWwpn = node.attr("parent_wwpn");
@@ -150,7 +138,7 @@ Result<StorageAdapter> parseAdapter(XmlNode node, ErrorDomain d) {
       XmlNode addr = pa.child("address");
       if (!addr) return Error::xmlError(d, "Missing scsi_host PCI address element");
       a.hasParentAddr = true;
-      SV_STOR_TRY_VOID(parsePciAddress(addr, a));
+      SV_TRY_VOID(parsePciAddress(addr, a));
       auto uid = pa.attr("unique_id");
       auto n = uid && !uid->empty() ? strToInt(*uid) : std::nullopt;
       if (!n || *n < 0) return Error::xmlError(d, "Missing or invalid scsi adapter 'unique_id' value");
@@ -166,17 +154,17 @@ Result<void> validateAdapter(const StorageAdapter& a, ErrorDomain d) {
   if (a.type == StorageAdapterType::FcHost) {
     if (!a.wwnn || !a.wwpn)
       return Error::xmlError(d, "'wwnn' and 'wwpn' must be specified for adapter type 'fchost'");
-    SV_STOR_TRY_VOID(validateWwn(*a.wwnn));
-    SV_STOR_TRY_VOID(validateWwn(*a.wwpn));
+    SV_TRY_VOID(validateWwn(*a.wwnn));
+    SV_TRY_VOID(validateWwn(*a.wwpn));
     if (a.parentWwnn && !a.parentWwpn)
       return Error::xmlError(d, "when providing parent_wwnn='" + *a.parentWwnn +
                                     "', the parent_wwpn must also be provided");
     if (!a.parentWwnn && a.parentWwpn)
       return Error::xmlError(d, "when providing parent_wwpn='" + *a.parentWwpn +
                                     "', the parent_wwnn must also be provided");
-    if (a.parentWwnn) SV_STOR_TRY_VOID(validateWwn(*a.parentWwnn));
-    if (a.parentWwpn) SV_STOR_TRY_VOID(validateWwn(*a.parentWwpn));
-    if (a.parentFabricWwn) SV_STOR_TRY_VOID(validateWwn(*a.parentFabricWwn));
+    if (a.parentWwnn) SV_TRY_VOID(validateWwn(*a.parentWwnn));
+    if (a.parentWwpn) SV_TRY_VOID(validateWwn(*a.parentWwpn));
+    if (a.parentFabricWwn) SV_TRY_VOID(validateWwn(*a.parentFabricWwn));
     return {};
   }
   if (!a.name && !a.hasParentAddr)
@@ -224,7 +212,7 @@ Result<StorageAuth> parseAuth(XmlNode node, ErrorDomain d) {
   XmlNode secret = node.child("secret");
   if (!secret) return Error::xmlError(d, "Missing <secret> element in auth");
   auth.secretType = secret.attr("type");
-  SV_STOR_TRY(auth.secret, storage_detail::parseSecretLookup(secret));
+  SV_TRY_ASSIGN(auth.secret, storage_detail::parseSecretLookup(secret));
   if (type == 0) return Error::configUnsupported(d, "storage pool missing auth type");
   auth.type = std::string(kAuthTypeNames[static_cast<size_t>(type)]);
   return auth;
@@ -253,7 +241,7 @@ Result<StoragePoolSource> parseSource(XmlNode node, PoolType type, ErrorDomain d
     if (!name) return Error::xmlError(d, "missing storage pool host name");
     host.name = *name;
     std::optional<int> port;
-    SV_STOR_TRY(port, propInt(h, "port"));
+    SV_TRY_ASSIGN(port, propInt(h, "port"));
     host.port = port.value_or(0);
     src.hosts.push_back(std::move(host));
   }
@@ -263,13 +251,13 @@ Result<StoragePoolSource> parseSource(XmlNode node, PoolType type, ErrorDomain d
     auto path = dn.attr("path");
     if (!path) return Error::xmlError(d, "missing storage pool source device path");
     dev.path = *path;
-    SV_STOR_TRY(dev.partSeparator, propYesNo(dn, "part_separator"));
+    SV_TRY_ASSIGN(dev.partSeparator, propYesNo(dn, "part_separator"));
     src.devices.push_back(std::move(dev));
   }
   if (auto dir = node.child("dir").attr("path"); dir && !dir->empty()) src.dir = sanitizeStoragePath(*dir);
   if (!src.dir && type == PoolType::Gluster) src.dir = "/";
-  if (XmlNode an = node.child("adapter")) SV_STOR_TRY(src.adapter, parseAdapter(an, d));
-  if (XmlNode auth = node.child("auth")) SV_STOR_TRY(src.auth, parseAuth(auth, d));
+  if (XmlNode an = node.child("adapter")) SV_TRY_ASSIGN(src.adapter, parseAdapter(an, d));
+  if (XmlNode auth = node.child("auth")) SV_TRY_ASSIGN(src.auth, parseAuth(auth, d));
   if (auto ver = node.child("protocol").attr("ver"); ver && !ver->empty()) {
     // libvirt reads the format index as a netfs format whatever the pool type.
     if (formatIndex != 1 && formatIndex != 0) {
@@ -324,12 +312,12 @@ void formatSource(XmlWriter& w, PoolType type, const StoragePoolSource& src, uns
 
 Result<void> parsePoolNode(XmlNode root, StoragePoolDef& def, ErrorDomain d) {
   std::optional<unsigned> type;
-  SV_STOR_TRY(type, propEnum(root, "type", kPoolTypeNames, kPropRequired));
+  SV_TRY_ASSIGN(type, propEnum(root, "type", kPoolTypeNames, kPropRequired));
   def.type = static_cast<PoolType>(*type);
   const PoolOptions opts = poolOptions(def.type);
 
   if (XmlNode src = root.child("source")) {
-    SV_STOR_TRY(def.source, parseSource(src, def.type, d));
+    SV_TRY_ASSIGN(def.source, parseSource(src, def.type, d));
   } else {
     def.source.format = std::string(opts.defaultFormat);
   }
@@ -349,7 +337,7 @@ Result<void> parsePoolNode(XmlNode root, StoragePoolDef& def, ErrorDomain d) {
   }
 
   std::optional<bool> cow;
-  SV_STOR_TRY(cow, propYesNo(root.child("features").child("cow"), "state"));
+  SV_TRY_ASSIGN(cow, propYesNo(root.child("features").child("cow"), "state"));
   if (cow) {
     if (def.type != PoolType::Fs && def.type != PoolType::Dir)
       return Error::noSupport(d, "cow feature may only be used for 'fs' and 'dir' pools");
@@ -360,7 +348,7 @@ Result<void> parsePoolNode(XmlNode root, StoragePoolDef& def, ErrorDomain d) {
     return Error::xmlError(d, "missing storage pool source host name");
   if ((opts.flags & kSrcDir) && !def.source.dir) return Error::xmlError(d, "missing storage pool source path");
   if ((opts.flags & kSrcName) && !def.source.name) def.source.name = def.name;
-  if (opts.flags & kSrcAdapter) SV_STOR_TRY_VOID(validateAdapter(def.source.adapter, d));
+  if (opts.flags & kSrcAdapter) SV_TRY_VOID(validateAdapter(def.source.adapter, d));
   if (opts.flags == kSrcDevice && def.source.devices.empty())
     return Error::xmlError(d, "missing storage pool source device name");
 
@@ -376,7 +364,7 @@ Result<void> parsePoolNode(XmlNode root, StoragePoolDef& def, ErrorDomain d) {
       path = *p;
     }
     def.targetPath = sanitizeStoragePath(path);
-    SV_STOR_TRY(def.targetPerms, storage_detail::parsePerms(root.child("target").child("permissions"), d));
+    SV_TRY_ASSIGN(def.targetPerms, storage_detail::parsePerms(root.child("target").child("permissions"), d));
   }
 
   if (def.type == PoolType::IscsiDirect && !def.source.initiatorIqn)
@@ -415,8 +403,8 @@ Result<StoragePerms> parsePerms(XmlNode node, ErrorDomain d) {
     if (*v != -1 && *v != 0xFFFFFFFFLL) out = static_cast<uint32_t>(*v);
     return {};
   };
-  SV_STOR_TRY_VOID(parseId("owner", perms.owner));
-  SV_STOR_TRY_VOID(parseId("group", perms.group));
+  SV_TRY_VOID(parseId("owner", perms.owner));
+  SV_TRY_VOID(parseId("group", perms.group));
   perms.label = node.childText("label");
   return perms;
 }
@@ -510,9 +498,9 @@ std::string sanitizeStoragePath(std::string_view path) {
 Result<StoragePoolDef> parseStoragePoolDef(std::string_view xml, ErrorDomain errDomain, unsigned flags) {
   auto doc = XmlDoc::parse(xml, "(storage_pool_definition)", "pool", errDomain);
   if (!doc) return doc.error();
-  if (flags & kPoolParseValidate) SV_STOR_TRY_VOID(validateDocAgainstSchema(*doc, kStoragePoolSchemaPath));
+  if (flags & kPoolParseValidate) SV_TRY_VOID(validateDocAgainstSchema(*doc, kStoragePoolSchemaPath));
   StoragePoolDef def;
-  SV_STOR_TRY_VOID(parsePoolNode(doc->root(), def, errDomain));
+  SV_TRY_VOID(parsePoolNode(doc->root(), def, errDomain));
   return def;
 }
 

@@ -8,18 +8,6 @@
 #include <climits>
 #include <cstdio>
 
-#define SV_VOL_TRY(lhs, expr)                  \
-  do {                                         \
-    auto sv_r_ = (expr);                       \
-    if (!sv_r_) return sv_r_.error();          \
-    lhs = std::move(*sv_r_);                   \
-  } while (0)
-#define SV_VOL_TRY_VOID(expr)                  \
-  do {                                         \
-    auto sv_r_ = (expr);                       \
-    if (!sv_r_) return sv_r_.error();          \
-  } while (0)
-
 namespace splitvirt::conf {
 
 namespace {
@@ -64,14 +52,14 @@ Result<StorageEncryption> parseEncryption(XmlNode node, ErrorDomain d) {
     return Error::configUnsupported(d, "unknown volume encryption format type " + *format);
   enc.format = *format;
   std::optional<unsigned> engine;
-  SV_VOL_TRY(engine, propEnum(node, "engine", kEncryptionEngines, kPropNonZero));
+  SV_TRY_ASSIGN(engine, propEnum(node, "engine", kEncryptionEngines, kPropNonZero));
   if (engine) enc.engine = std::string(kEncryptionEngines[*engine]);
   for (XmlNode s : node.children("secret")) {
     auto type = s.attr("type");
     if (!type || type->empty()) return Error::xmlError(d, "unknown volume encryption secret type");
     if (*type != "passphrase") return Error::configUnsupported(d, "unknown volume encryption secret type " + *type);
     SecretLookup lookup;
-    SV_VOL_TRY(lookup, storage_detail::parseSecretLookup(s));
+    SV_TRY_ASSIGN(lookup, storage_detail::parseSecretLookup(s));
     enc.secrets.push_back(std::move(lookup));
   }
   if (enc.format == "luks") {
@@ -79,7 +67,7 @@ Result<StorageEncryption> parseEncryption(XmlNode node, ErrorDomain d) {
       enc.cipherName = c.attr("name");
       if (!enc.cipherName) return Error::xmlError(d, "cipher info missing 'name' attribute");
       std::optional<unsigned> size;
-      SV_VOL_TRY(size, propUInt(c, "size", 10, kPropRequired));
+      SV_TRY_ASSIGN(size, propUInt(c, "size", 10, kPropRequired));
       enc.cipherSize = *size;
       enc.cipherMode = c.attr("mode");
       enc.cipherHash = c.attr("hash");
@@ -186,27 +174,27 @@ Result<void> parseVolNode(XmlNode root, PoolType poolType, unsigned flags, Stora
   if (auto path = backing.childText("path")) {
     StorageVolDef::BackingStore bs;
     bs.path = *path;
-    SV_VOL_TRY(bs.format, parseFormat(backing.child("format"), poolType, d));
-    SV_VOL_TRY(bs.perms, storage_detail::parsePerms(backing.child("permissions"), d));
+    SV_TRY_ASSIGN(bs.format, parseFormat(backing.child("format"), poolType, d));
+    SV_TRY_ASSIGN(bs.perms, storage_detail::parsePerms(backing.child("permissions"), d));
     def.backingStore = std::move(bs);
   }
 
   if (auto cap = root.childText("capacity")) {
-    SV_VOL_TRY(def.capacity, parseSize(*cap, root.child("capacity").attr("unit"), d));
+    SV_TRY_ASSIGN(def.capacity, parseSize(*cap, root.child("capacity").attr("unit"), d));
   } else if (!(flags & kVolParseNoCapacity) && !((flags & kVolParseOptCapacity) && def.backingStore)) {
     return Error::xmlError(d, "missing capacity element");
   }
   if (auto alloc = root.childText("allocation")) {
     uint64_t v = 0;
-    SV_VOL_TRY(v, parseSize(*alloc, root.child("allocation").attr("unit"), d));
+    SV_TRY_ASSIGN(v, parseSize(*alloc, root.child("allocation").attr("unit"), d));
     def.allocation = v;
   }
 
   XmlNode target = root.child("target");
   def.targetPath = target.childText("path").value_or("");
-  SV_VOL_TRY(def.format, parseFormat(target.child("format"), poolType, d));
-  SV_VOL_TRY(def.perms, storage_detail::parsePerms(target.child("permissions"), d));
-  if (XmlNode enc = target.child("encryption")) SV_VOL_TRY(def.encryption, parseEncryption(enc, d));
+  SV_TRY_ASSIGN(def.format, parseFormat(target.child("format"), poolType, d));
+  SV_TRY_ASSIGN(def.perms, storage_detail::parsePerms(target.child("permissions"), d));
+  if (XmlNode enc = target.child("encryption")) SV_TRY_ASSIGN(def.encryption, parseEncryption(enc, d));
   def.compat = target.childText("compat");
   if (def.compat && !compatValid(*def.compat))
     return Error::xmlError(d, "forbidden characters in 'compat' attribute");
@@ -217,7 +205,7 @@ Result<void> parseVolNode(XmlNode root, PoolType poolType, unsigned flags, Stora
     auto v = strToULLp(*cs);
     if (!v)
       return Error::xmlError(kFromXml, "Invalid value '" + *cs + "' for element or attribute './target/clusterSize'");
-    SV_VOL_TRY(def.clusterSize, scaleInteger(*v, target.child("clusterSize").attr("unit").value_or(""), 1, ULLONG_MAX));
+    SV_TRY_ASSIGN(def.clusterSize, scaleInteger(*v, target.child("clusterSize").attr("unit").value_or(""), 1, ULLONG_MAX));
   }
 
   if (XmlNode features = target.child("features")) {
@@ -271,7 +259,7 @@ Result<StorageVolDef> parseStorageVolDef(std::string_view xml, PoolType poolType
   auto doc = XmlDoc::parse(xml, "(storage_volume_definition)", "volume", errDomain);
   if (!doc) return doc.error();
   StorageVolDef def;
-  SV_VOL_TRY_VOID(parseVolNode(doc->root(), poolType, flags, def, errDomain));
+  SV_TRY_VOID(parseVolNode(doc->root(), poolType, flags, def, errDomain));
   return def;
 }
 

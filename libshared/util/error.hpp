@@ -110,6 +110,20 @@ struct Error {
 template <class T>
 using Result = boost::system::result<T, Error>;
 
+// Propagate a failed Result from the enclosing function (which returns a
+// Result too); SV_TRY_ASSIGN also moves the value into `lhs`.
+#define SV_TRY_VOID(expr)                       \
+  do {                                          \
+    auto sv_try_r_ = (expr);                    \
+    if (!sv_try_r_) return sv_try_r_.error();   \
+  } while (0)
+#define SV_TRY_ASSIGN(lhs, expr)                \
+  do {                                          \
+    auto sv_try_r_ = (expr);                    \
+    if (!sv_try_r_) return sv_try_r_.error();   \
+    lhs = std::move(*sv_try_r_);                \
+  } while (0)
+
 // boost::system::result calls this (found by ADL) when value() is used on an error.
 [[noreturn]] void throw_exception_from_error(const Error& e, const boost::source_location& loc);
 

@@ -389,35 +389,35 @@ Result<DiskArgs> buildDiskHotplug(const DomainDef& def, size_t diskIndex, const 
 }
 
 Result<std::vector<std::string>> buildCommandLine(const DomainDef& def, const CommandOptions& opts) {
-  SV_CMD_TRY(checkDomain(def, opts));
+  SV_TRY_VOID(checkDomain(def, opts));
   Builder b(def, opts);
   std::string emulator = opts.emulator;
   if (emulator.empty()) emulator = def.emulator.value_or(std::string(kDefaultEmulator));
   b.add(std::move(emulator));
 
-  SV_CMD_TRY(buildName(b));
-  SV_CMD_TRY(buildMachine(b));
-  SV_CMD_TRY(buildCpu(b));
-  SV_CMD_TRY(buildMemory(b));
-  SV_CMD_TRY(buildSmp(b));
+  SV_TRY_VOID(buildName(b));
+  SV_TRY_VOID(buildMachine(b));
+  SV_TRY_VOID(buildCpu(b));
+  SV_TRY_VOID(buildMemory(b));
+  SV_TRY_VOID(buildSmp(b));
   b.add("-uuid", formatUuid(def.uuid));
   if (def.graphics.empty()) b.add("-display", "none");
   b.add("-no-user-config");
   b.add("-nodefaults");
-  SV_CMD_TRY(buildMonitor(b));
-  SV_CMD_TRY(buildClock(b));
-  SV_CMD_TRY(buildPm(b));
-  SV_CMD_TRY(buildBoot(b));
-  SV_CMD_TRY(b.buildControllers());
-  SV_CMD_TRY(b.buildDisks());
-  SV_CMD_TRY(b.buildNets());
-  SV_CMD_TRY(b.buildSerials());
-  SV_CMD_TRY(b.buildConsoles());
-  SV_CMD_TRY(b.buildInputs());
-  SV_CMD_TRY(b.buildAudio());
-  SV_CMD_TRY(b.buildGraphics());
-  SV_CMD_TRY(b.buildVideos());
-  SV_CMD_TRY(b.buildMemballoon());
+  SV_TRY_VOID(buildMonitor(b));
+  SV_TRY_VOID(buildClock(b));
+  SV_TRY_VOID(buildPm(b));
+  SV_TRY_VOID(buildBoot(b));
+  SV_TRY_VOID(b.buildControllers());
+  SV_TRY_VOID(b.buildDisks());
+  SV_TRY_VOID(b.buildNets());
+  SV_TRY_VOID(b.buildSerials());
+  SV_TRY_VOID(b.buildConsoles());
+  SV_TRY_VOID(b.buildInputs());
+  SV_TRY_VOID(b.buildAudio());
+  SV_TRY_VOID(b.buildGraphics());
+  SV_TRY_VOID(b.buildVideos());
+  SV_TRY_VOID(b.buildMemballoon());
   if (def.feature(Feature::Vmcoreinfo) == true) b.addDevice(JsonProps().str("driver", "vmcoreinfo"));
   b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
   b.add("-msg", "timestamp=on");

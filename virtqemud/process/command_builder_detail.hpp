@@ -38,13 +38,6 @@ inline const std::string& aliasOr(const conf::DeviceInfo& info, const std::strin
 inline Error cfgErr(std::string detail) { return Error::configUnsupported(ErrorDomain::Qemu, std::move(detail)); }
 inline Error intErr(std::string detail) { return Error::internal(ErrorDomain::Qemu, std::move(detail)); }
 
-// Propagate a failed Result from the enclosing function.
-#define SV_CMD_TRY(expr)                          \
-  do {                                            \
-    auto sv_cmd_r_ = (expr);                      \
-    if (!sv_cmd_r_) return sv_cmd_r_.error();     \
-  } while (0)
-
 class Builder {
  public:
   Builder(const conf::DomainDef& def, const CommandOptions& opts) : def_(def), opts_(opts) {}

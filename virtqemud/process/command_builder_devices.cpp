@@ -160,7 +160,7 @@ Result<void> Builder::buildControllers() {
         if (c.ports) p.num("max_ports", *c.ports);
         if (c.vectors) p.num("vectors", *c.vectors);
       }
-      SV_CMD_TRY(addPciAddress(p, c.info));
+      SV_TRY_VOID(addPciAddress(p, c.info));
       addDevice(p);
     }
   }
@@ -278,7 +278,7 @@ Result<DiskArgs> Builder::diskArgs(size_t i, const std::string& node, unsigned b
         if (idx < 0) return intErr("cannot convert disk '" + target + "' to bus/device index");
         alias = "virtio-disk" + std::to_string(idx);
         dev.str("driver", "virtio-blk-pci");
-        SV_CMD_TRY(addPciAddress(dev, disk.info));
+        SV_TRY_VOID(addPciAddress(dev, disk.info));
         break;
       }
       case DiskBus::Fdc:
@@ -368,7 +368,7 @@ Result<void> Builder::buildNets() {
         .str("id", alias)
         .str("mac", formatMac(net.mac.value_or(MacAddr{})));
     if (boot.nets[i]) dev.num("bootindex", boot.nets[i]);
-    SV_CMD_TRY(addPciAddress(dev, net.info));
+    SV_TRY_VOID(addPciAddress(dev, net.info));
     addDevice(dev);
   }
   if (nextFd != opts_.tapFds.size())
@@ -394,16 +394,16 @@ Result<std::string> chardevArg(const ChrDef& c, const std::string& id) {
     case ChrType::Pty: return "pty,id=" + id;
     case ChrType::Stdio: return "stdio,id=" + id;
     case ChrType::Dev:
-      SV_CMD_TRY(needPath());
+      SV_TRY_VOID(needPath());
       return "tty,id=" + id + ",path=" + path;
     case ChrType::File: {
-      SV_CMD_TRY(needPath());
+      SV_TRY_VOID(needPath());
       std::string s = "file,id=" + id + ",path=" + path;
       if (c.sourceAppend) s += *c.sourceAppend ? ",append=on" : ",append=off";
       return s;
     }
     case ChrType::Pipe:
-      SV_CMD_TRY(needPath());
+      SV_TRY_VOID(needPath());
       return "pipe,id=" + id + ",path=" + path;
     case ChrType::Tcp: {
       if (!c.sourceHost || !c.sourceService) return cfgErr("character device " + id + " needs a host and a service");
@@ -414,7 +414,7 @@ Result<std::string> chardevArg(const ChrDef& c, const std::string& id) {
       return s;
     }
     case ChrType::Unix: {
-      SV_CMD_TRY(needPath());
+      SV_TRY_VOID(needPath());
       std::string s = "socket,id=" + id + ",path=" + path;
       if (bind) s += ",server=on,wait=off";
       return s;
@@ -441,7 +441,7 @@ Result<void> Builder::buildSerials() {
     } else if (target == "pci-serial") {
       add("-chardev", *backend);
       dev.str("driver", "pci-serial").str("chardev", "char" + alias).str("id", alias);
-      SV_CMD_TRY(addPciAddress(dev, s.info));
+      SV_TRY_VOID(addPciAddress(dev, s.info));
     } else {
       return cfgErr("serial target type '" + target + "' is not supported");
     }

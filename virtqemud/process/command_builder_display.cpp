@@ -30,7 +30,7 @@ Result<void> Builder::buildInputs() {
     } else if (in.bus == InputBus::Virtio) {
       dev.str("driver", std::string("virtio-") + (in.type == InputType::Keyboard ? "keyboard" : kind) + "-pci")
           .str("id", alias);
-      SV_CMD_TRY(addPciAddress(dev, in.info));
+      SV_TRY_VOID(addPciAddress(dev, in.info));
     } else {
       return cfgErr("input bus of " + alias + " is not supported");
     }
@@ -123,7 +123,7 @@ Result<void> Builder::buildVideos() {
     } else {
       return cfgErr("video type " + v.model + " is not supported with QEMU");
     }
-    SV_CMD_TRY(addPciAddress(dev, v.info));
+    SV_TRY_VOID(addPciAddress(dev, v.info));
     addDevice(dev);
   }
   return {};
@@ -137,7 +137,7 @@ Result<void> Builder::buildMemballoon() {
   dev.str("driver", "virtio-balloon-pci").str("id", aliasOr(m.info, "balloon0"));
   if (m.autodeflate) dev.boolean("deflate-on-oom", *m.autodeflate);
   if (m.freePageReporting) dev.boolean("free-page-reporting", *m.freePageReporting);
-  SV_CMD_TRY(addPciAddress(dev, m.info));
+  SV_TRY_VOID(addPciAddress(dev, m.info));
   addDevice(dev);
   return {};
 }
