@@ -15,16 +15,6 @@ using protocol::MsgType;
 
 namespace {
 
-// Procedures that open a stream (their data follows the reply).
-bool opensStream(int proc) {
-  switch (proc) {
-    case 208: case 209:  // STORAGE_VOL_UPLOAD / DOWNLOAD
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Opens a backend connection as the caller: CONNECT_OPEN, then the
 // caller's identity (CONNECT_SET_IDENTITY) so the backend can apply its ACLs.
 Result<std::shared_ptr<rpc::SyncClient>> openBackend(const rpc::ConnContext& ctx, const ForwardTarget& t) {
@@ -157,11 +147,9 @@ void bindForwarding(rpc::Program& program, const ForwardTarget& target) {
     if (program.find(info.number)) continue;  // the daemon serves it itself
     // Backend events are not relayed yet: a registration that could never
     // deliver answers NO_SUPPORT instead of succeeding silently.
-    if (info.name.find("EVENT_REGISTER") != std::string_view::npos ||
-        info.name.find("EVENT_DEREGISTER") != std::string_view::npos)
-      continue;
+    if (info.isEventRegistration) continue;
     const int proc = info.number;
-    if (opensStream(proc)) {
+    if (info.opensStream) {
       program.bindRaw(proc, true, [target, proc](rpc::ConnContext& ctx, std::string_view payload, std::string&,
                                                  rpc::StreamEndpointPtr& stream) -> Result<void> {
         auto c = openBackend(ctx, target);  // streams get a connection of their own

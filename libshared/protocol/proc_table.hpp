@@ -18,6 +18,8 @@ struct ProcInfo {
   Family family;
   bool deniedReadOnly;    // refused on read-only connections (OPERATION_DENIED)
   bool isEvent;           // a server->client MESSAGE, never a call
+  bool opensStream;       // data follows the reply as STREAM packets
+  bool isEventRegistration;  // (de)registers an event callback
 };
 
 inline constexpr int kRemoteProcMax = 443;
