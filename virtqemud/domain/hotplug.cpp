@@ -103,17 +103,14 @@ Result<void> QemuDriver::hotplugAttach(const conf::Uuid& uuid, const std::string
       if (auto r = netdevAdd(*rt->mon, "{\"type\":\"user\",\"id\":" + jsonString(hostNetId(alias)) + "}"); !r)
         return r.error();
       // The same device properties a cold start gives it.
-      std::string model = net->model.value_or("rtl8139");
-      std::string devJson = "{\"driver\":" + jsonString(model == "virtio" ? "virtio-net-pci" : model) +
-                            ",\"netdev\":" + jsonString(hostNetId(alias)) + ",\"id\":" + jsonString(alias) +
-                            ",\"mac\":" + jsonString(conf::formatMac(net->mac.value_or(conf::MacAddr{})));
-      if (net->info.addressType == conf::AddressType::Pci) {
-        char addr[16];
-        std::snprintf(addr, sizeof addr, "0x%x", net->info.pci.slot);
-        devJson += ",\"bus\":\"pci.0\",\"addr\":" + jsonString(addr);
+      size_t idx = 0;
+      while (idx < newLive->nets.size() && newLive->nets[idx].info.alias != alias) ++idx;
+      auto devJson = buildNetHotplugDevice(*newLive, idx);
+      if (!devJson) {
+        (void)netdevDel(*rt->mon, hostNetId(alias));
+        return devJson.error();
       }
-      devJson += "}";
-      if (auto r = deviceAdd(*rt->mon, devJson); !r) {
+      if (auto r = deviceAdd(*rt->mon, *devJson); !r) {
         (void)netdevDel(*rt->mon, hostNetId(alias));
         return r.error();
       }

@@ -388,6 +388,13 @@ Result<DiskArgs> buildDiskHotplug(const DomainDef& def, size_t diskIndex, const 
   return b.diskArgs(diskIndex, node, 0);
 }
 
+Result<std::string> buildNetHotplugDevice(const DomainDef& def, size_t netIndex) {
+  if (netIndex >= def.nets.size()) return intErr("no interface at index " + std::to_string(netIndex));
+  CommandOptions opts;
+  Builder b(def, opts);
+  return b.netDeviceArgs(netIndex, 0);
+}
+
 Result<std::vector<std::string>> buildCommandLine(const DomainDef& def, const CommandOptions& opts) {
   SV_TRY_VOID(checkDomain(def, opts));
   Builder b(def, opts);

@@ -58,6 +58,10 @@ struct DiskArgs {
 // `def` already holds the disk at `diskIndex`; `node` names its block nodes.
 Result<DiskArgs> buildDiskHotplug(const conf::DomainDef& def, size_t diskIndex, const std::string& node);
 
+// The device_add object for the interface at `netIndex` of `def` (its
+// netdev is "host<alias>").
+Result<std::string> buildNetHotplugDevice(const conf::DomainDef& def, size_t netIndex);
+
 // For golden tests and logs: libvirt's virCommandToString layout, one option
 // and its value per line joined with " \\\n", shell-quoted where needed. No
 // trailing newline.

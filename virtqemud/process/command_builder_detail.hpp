@@ -63,6 +63,7 @@ class Builder {
 
   // command_builder_devices.cpp
   Result<DiskArgs> diskArgs(size_t i, const std::string& node, unsigned bootIndex) const;
+  Result<std::string> netDeviceArgs(size_t i, unsigned bootIndex) const;
   Result<void> buildControllers();
   Result<void> buildDisks();
   Result<void> buildNets();

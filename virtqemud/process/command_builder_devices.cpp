@@ -361,19 +361,28 @@ Result<void> Builder::buildNets() {
     }
     add("-netdev", netdev.text());
 
-    const std::string model = net.model.value_or("rtl8139");
-    JsonProps dev;
-    dev.str("driver", model == "virtio" ? "virtio-net-pci" : model)
-        .str("netdev", hostAlias)
-        .str("id", alias)
-        .str("mac", formatMac(net.mac.value_or(MacAddr{})));
-    if (boot.nets[i]) dev.num("bootindex", boot.nets[i]);
-    SV_TRY_VOID(addPciAddress(dev, net.info));
-    addDevice(dev);
+    auto dev = netDeviceArgs(i, boot.nets[i]);
+    if (!dev) return dev.error();
+    add("-device", std::move(*dev));
   }
   if (nextFd != opts_.tapFds.size())
     return intErr("more tap file descriptors were passed than there are tap interfaces");
   return {};
+}
+
+// One NIC's -device object (also what QMP device_add takes for hotplug).
+Result<std::string> Builder::netDeviceArgs(size_t i, unsigned bootIndex) const {
+  const NetDef& net = def_.nets[i];
+  const std::string alias = aliasOr(net.info, "net" + std::to_string(i));
+  const std::string model = net.model.value_or("rtl8139");
+  JsonProps dev;
+  dev.str("driver", model == "virtio" ? "virtio-net-pci" : model)
+      .str("netdev", "host" + alias)
+      .str("id", alias)
+      .str("mac", formatMac(net.mac.value_or(MacAddr{})));
+  if (bootIndex) dev.num("bootindex", bootIndex);
+  SV_TRY_VOID(addPciAddress(dev, net.info));
+  return dev.text();
 }
 
 // ---------------- character devices ----------------
