@@ -47,6 +47,7 @@
 // cputune, memoryBacking, sysinfo, iothreads, <firmware> features.
 #pragma once
 
+#include "conf/mac_addr.hpp"
 #include "conf/schema.hpp"
 #include "conf/uuid.hpp"
 #include "util/error.hpp"
@@ -63,11 +64,7 @@ namespace splitvirt::conf {
 // Uuid, formatUuid, parseUuid, generateUuid: conf/uuid.hpp
 // validateAgainstSchema: conf/schema.hpp
 
-using MacAddr = std::array<uint8_t, 6>;
-
-std::string formatMac(const MacAddr&);
-std::optional<MacAddr> parseMac(std::string_view);  // virMacAddrParse
-MacAddr generateMac();                              // 52:54:00:xx:xx:xx
+// MacAddr, formatMac, parseMac, generateMac: conf/mac_addr.hpp
 
 // ---- device addresses ----
 
