@@ -22,6 +22,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkgconf ccache
   libxml2-dev libxml2-utils libsystemd-dev doctest-dev)
 RUNTIME_PKGS=(qemu-system-x86 qemu-utils libvirt-clients python3-libvirt libvirt0
   socat systemd iproute2
+  dnsmasq-base nftables  # virtnetworkd: one dnsmasq per network, rules in its own nft table
   busybox-static cpio)  # the test guest: busybox initramfs around a Debian kernel
 
 deps_only=0 start=1 rundir=()

@@ -109,6 +109,9 @@ for d in run/libvirt etc/libvirt var/lib/libvirt var/log/libvirt var/cache/libvi
   mkdir -p "$RUN/$d"
 done
 chmod 0755 "$RUN/run/libvirt"
+# virtnetworkd's dnsmasq drops root to `nobody` and must still reach its
+# hosts files under var/lib/libvirt/dnsmasq (mktemp -d makes RUN 0700).
+chmod 0755 "$RUN"
 
 # Refuse to start twice into one RUNDIR.
 shopt -s nullglob

@@ -30,8 +30,10 @@ void QemuDriver::bind(rpc::Program& p) {
   bindLifecycle(p);
   bindConsole(p);
   bindHotplug(p);
-  // The storage API on a qemu:///system connection lives in virtstoraged.
+  // The storage and network APIs on a qemu:///system connection live in
+  // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});
+  daemon::bindForwarding(p, {protocol::Family::Network, paths_.runDir + "/virtnetworkd-sock", "network:///system"});
 }
 
 // URI rules of virtqemud 9.0 (a system daemon): qemu:///system, or the empty

@@ -71,6 +71,10 @@ class QemuDriver final : public daemon::Driver {
   Result<void> saveStatus(const objects::DomainView& v, const Runtime& rt);
   Result<void> initLifecycle();
   Result<void> resolveVolumeDisks(conf::DomainDef& def);
+  // domain/network_ports.cpp: ports of <interface type='network'> from
+  // virtnetworkd (fills portid and bridge in the live definition).
+  Result<void> allocateNetworkPorts(conf::DomainDef& live);
+  void releaseNetworkPorts(const conf::DomainDef& live);
   void reconnectAll();
   void autostartAll();
 

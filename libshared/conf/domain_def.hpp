@@ -133,6 +133,9 @@ struct NetDef {
   NetType type = NetType::User;
   std::optional<MacAddr> mac;  // always set after post-parse
   std::optional<std::string> sourceNetwork, sourcePortgroup, sourceBridge, sourceDev, sourceMode;
+  // type='network' while running: the port virtnetworkd gave us (its bridge
+  // is in sourceBridge). Live-only, like libvirt's portid.
+  std::optional<std::string> sourcePortId;
   std::optional<std::string> targetDev;
   std::optional<bool> targetManaged;
   std::optional<std::string> model;

@@ -29,6 +29,9 @@ Result<NetDef> detail::parseNet(XmlNode node, ErrorDomain d) {
     case NetType::Network:
       SV_TRY_VOID(requireSource("network", net.sourceNetwork));
       net.sourcePortgroup = src.attr("portgroup");
+      // Status XML of a running guest; a fresh definition has neither.
+      net.sourcePortId = src.attr("portid");
+      net.sourceBridge = src.attr("bridge");
       break;
     case NetType::Bridge:
       SV_TRY_VOID(requireSource("bridge", net.sourceBridge));
@@ -81,7 +84,9 @@ void detail::formatNet(XmlWriter& w, const NetDef& net, unsigned flags) {
   if (net.mac) w.open("mac").attr("address", formatMac(*net.mac)).close();
   switch (net.type) {
     case NetType::Network:
-      w.open("source").attrIf("network", net.sourceNetwork).attrIf("portgroup", net.sourcePortgroup).close();
+      w.open("source").attrIf("network", net.sourceNetwork).attrIf("portgroup", net.sourcePortgroup);
+      if (!(flags & kFormatInactive)) w.attrIf("portid", net.sourcePortId).attrIf("bridge", net.sourceBridge);
+      w.close();
       break;
     case NetType::Bridge:
       w.open("source").attrIf("bridge", net.sourceBridge).close();

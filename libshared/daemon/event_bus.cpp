@@ -1,6 +1,7 @@
 #include "daemon/event_bus.hpp"
 
 #include "protocol/connect_procs.hpp"
+#include "protocol/network_procs.hpp"
 #include "protocol/storage_procs.hpp"
 #include "rpc/server.hpp"
 #include "xdr/codec.hpp"
@@ -20,12 +21,13 @@ void EventBus::deliver(int eventId, int proc, const protocol::NonnullDomain& dom
   });
 }
 
-void EventBus::deliverPool(int eventId, int proc, const protocol::Uuid& uuid,
-                           std::function<std::string(int callbackId)> encode) {
+void EventBus::deliverObject(std::map<int, rpc::ObjectEventRegistration> rpc::ConnContext::*registrations,
+                             int eventId, int proc, const protocol::Uuid& uuid,
+                             std::function<std::string(int callbackId)> encode) {
   if (!server_) return;
-  server_->forEachClient([eventId, proc, uuid, encode](rpc::ConnContext& ctx) {
+  server_->forEachClient([registrations, eventId, proc, uuid, encode](rpc::ConnContext& ctx) {
     std::lock_guard lk(ctx.eventsMutex);
-    for (auto& [id, reg] : ctx.poolEvents) {
+    for (auto& [id, reg] : ctx.*registrations) {
       if (reg.eventId != eventId) continue;
       if (reg.objectFilter && *reg.objectFilter != uuid) continue;
       if (ctx.sendMessage) ctx.sendMessage(proc, encode(id));
@@ -34,14 +36,20 @@ void EventBus::deliverPool(int eventId, int proc, const protocol::Uuid& uuid,
 }
 
 void EventBus::poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail) {
-  deliverPool(0, protocol::kProcStoragePoolEventLifecycle, pool.uuid, [=](int id) {
+  deliverObject(&rpc::ConnContext::poolEvents, 0, protocol::kProcStoragePoolEventLifecycle, pool.uuid, [=](int id) {
     return xdr::encodeToString(protocol::PoolEventLifecycleMsg{id, pool, event, detail});
   });
 }
 
 void EventBus::poolRefresh(const protocol::NonnullStoragePool& pool) {
-  deliverPool(1, protocol::kProcStoragePoolEventRefresh, pool.uuid, [=](int id) {
+  deliverObject(&rpc::ConnContext::poolEvents, 1, protocol::kProcStoragePoolEventRefresh, pool.uuid, [=](int id) {
     return xdr::encodeToString(protocol::PoolEventRefreshMsg{id, pool});
+  });
+}
+
+void EventBus::networkLifecycle(const protocol::NonnullNetwork& net, int event, int detail) {
+  deliverObject(&rpc::ConnContext::networkEvents, 0, protocol::kProcNetworkEventLifecycle, net.uuid, [=](int id) {
+    return xdr::encodeToString(protocol::NetEventLifecycleMsg{id, net, event, detail});
   });
 }
 

@@ -5,10 +5,13 @@
 #include "protocol/remote_types.hpp"
 
 #include <functional>
+#include <map>
 #include <string>
 
 namespace splitvirt::rpc {
 class Server;
+struct ConnContext;
+struct ObjectEventRegistration;
 }
 
 namespace splitvirt::daemon {
@@ -23,16 +26,17 @@ class EventBus {
   // 3 STOPPED, 4 CREATED, 5 DELETED) and refresh.
   void poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail);
   void poolRefresh(const protocol::NonnullStoragePool& pool);
+  // Network lifecycle: 0 DEFINED, 1 UNDEFINED, 2 STARTED, 3 STOPPED.
+  void networkLifecycle(const protocol::NonnullNetwork& net, int event, int detail);
 
  private:
   // Sends msg (already encoded after the callbackID) to every client
   // registered for eventId on this domain.
   void deliver(int eventId, int proc, const protocol::NonnullDomain& dom,
                std::function<std::string(int callbackId)> encode);
-  void deliverPool(int eventId, int proc, const protocol::Uuid& uuid,
-                   std::function<std::string(int callbackId)> encode);
-
- public:
+  // Storage pool and network registrations share one shape.
+  void deliverObject(std::map<int, rpc::ObjectEventRegistration> rpc::ConnContext::*registrations, int eventId,
+                     int proc, const protocol::Uuid& uuid, std::function<std::string(int callbackId)> encode);
 
  private:
   rpc::Server* server_ = nullptr;

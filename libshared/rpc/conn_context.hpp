@@ -49,6 +49,7 @@ struct ConnContext {
   std::mutex eventsMutex;
   std::map<int, DomainEventRegistration> domainEvents;
   std::map<int, ObjectEventRegistration> poolEvents;
+  std::map<int, ObjectEventRegistration> networkEvents;
   int nextCallbackId = 0;
 
   MessageSender sendMessage;

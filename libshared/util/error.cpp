@@ -107,6 +107,18 @@ Error Error::noStorageVol(std::string detail) {
   return make(ErrorCode::NoStorageVol, ErrorDomain::Storage, "Storage volume not found: %s", "Storage volume not found",
               std::move(detail));
 }
+Error Error::noNetwork(std::string detail) {
+  return make(ErrorCode::NoNetwork, ErrorDomain::Network, "Network not found: %s", "Network not found",
+              std::move(detail));
+}
+Error Error::networkExist(std::string detail) {
+  return make(ErrorCode::NetworkExist, ErrorDomain::Network, "network %s exists already",
+              "this network exists already", std::move(detail));
+}
+Error Error::noNetworkPort(std::string detail) {
+  return make(ErrorCode::NoNetworkPort, ErrorDomain::Network, "network port not found: %s",
+              "network port not found", std::move(detail));
+}
 Error Error::storageVolExist(std::string name) {
   return make(ErrorCode::StorageVolExist, ErrorDomain::Storage, "storage volume %s exists already",
               "this storage volume exists already", "'" + name + "'");

@@ -31,9 +31,13 @@ enum class ErrorCode : int {
   ConfSyntax = 33,
   WriteFailed = 34,
   XmlDetail = 35,
+  InvalidNetwork = 36,
+  NetworkExist = 37,
   SystemError = 38,
   Rpc = 39,
   NoDomain = 42,
+  NoNetwork = 43,
+  InvalidMac = 44,
   InvalidStoragePool = 46,
   InvalidStorageVol = 47,
   NoStoragePool = 49,
@@ -47,6 +51,9 @@ enum class ErrorCode : int {
   ResourceBusy = 87,
   StorageVolExist = 90,
   XmlInvalidSchema = 92,
+  InvalidNetworkPort = 105,
+  NetworkPortExist = 106,
+  NoNetworkPort = 107,
 };
 
 // virErrorDomain values.
@@ -56,6 +63,7 @@ enum class ErrorDomain : int {
   Rpc = 7,
   Conf = 9,
   Qemu = 10,
+  Net = 11,
   Remote = 13,
   Lxc = 17,
   Storage = 18,
@@ -105,6 +113,9 @@ struct Error {
   static Error noStoragePool(std::string detail);
   static Error noStorageVol(std::string detail);
   static Error storageVolExist(std::string name);
+  static Error noNetwork(std::string detail);
+  static Error networkExist(std::string detail);
+  static Error noNetworkPort(std::string detail);
 };
 
 template <class T>

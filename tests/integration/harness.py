@@ -7,11 +7,14 @@ Targets (chosen by make_target(kind=...) from the environment):
   activation=False binding its own sockets:
     kind="qemu"    Virtqemud    $SV_BUILD_DIR/virtqemud/virtqemud       qemu:///system
     kind="storage" Virtstoraged $SV_BUILD_DIR/virtstoraged/virtstoraged storage:///system
+    kind="network" Virtnetworkd $SV_BUILD_DIR/virtnetworkd/virtnetworkd network:///system
   (SV_BUILD_DIR defaults to /work/main/build; SV_VIRTQEMUD / SV_VIRTSTORAGED
   override the binary).  Both are Daemon subclasses: same --root layout
   (ROOT/run/libvirt/<prefix>-sock, -sock-ro, -admin-sock; FD names
   <prefix>.socket, <prefix>-ro.socket, <prefix>-admin.socket; definitions in
-  ROOT/etc/libvirt/<defs_subdir>/).
+  ROOT/etc/libvirt/<defs_subdir>/).  netns=NAME runs the daemon (and so
+  everything it spawns) under `ip netns exec NAME`; its sockets are files, so
+  clients outside the namespace connect as usual.
 * SV_TARGET=ref: the reference libvirtd 9.0 via /work/shared/tools/libvirt-ref
   (developer aid for checking the tests themselves and capturing golden files;
   never needed at CI time). Supports stop/kill9/restart too.  The monolithic
@@ -162,8 +165,9 @@ class Daemon(Target):
     def kind(self):
         return self.name
 
-    def __init__(self, activation=True, binary=None, extra_args=(), root=None):
+    def __init__(self, activation=True, binary=None, extra_args=(), root=None, netns=None):
         self.binary = binary or daemon_binary(self.name)
+        self.netns = netns
         if not os.access(self.binary, os.X_OK):
             raise RuntimeError("daemon binary not found: %s (set SV_BUILD_DIR)" % self.binary)
         self.activation = activation
@@ -275,6 +279,10 @@ class Daemon(Target):
                    "-E", "NOTIFY_SOCKET=" + self.notify_path] + daemon
         else:
             cmd = daemon
+        if self.netns:
+            # ip netns exec execs the command in place (same pid) after
+            # remounting /sys for the namespace
+            cmd = ["ip", "netns", "exec", self.netns] + cmd
         log = open(self.log_path, "a")
         log.write("=== start %d: %s\n" % (self.starts, " ".join(cmd)))
         log.flush()
@@ -378,7 +386,22 @@ class Virtstoraged(Daemon):
     defs_subdir = "storage"
 
 
-DAEMONS = {"qemu": Virtqemud, "storage": Virtstoraged}
+class Virtnetworkd(Daemon):
+    """Our network daemon: network:///system; network XML in
+    ROOT/etc/libvirt/qemu/networks (libvirt's place), autostart links in
+    .../qemu/networks/autostart."""
+    name = "virtnetworkd"
+    scheme = "network"
+    defs_subdir = "qemu/networks"
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        # dnsmasq drops root for 'nobody', which must reach its hosts files
+        # under ROOT/var/lib/libvirt/dnsmasq (mkdtemp makes ROOT 0700)
+        os.chmod(self.root, 0o755)
+
+
+DAEMONS = {"qemu": Virtqemud, "storage": Virtstoraged, "network": Virtnetworkd}
 
 
 class RefDaemon(Target):
@@ -466,14 +489,17 @@ class External(Target):
 
 def make_target(activation=True, kind="qemu", **kw):
     """The target selected by the environment (see module doc).
-    kind: "qemu" (virtqemud) or "storage" (virtstoraged)."""
+    kind: "qemu" (virtqemud), "storage" (virtstoraged) or "network" (virtnetworkd)."""
     if kind not in DAEMONS:
         raise ValueError("unknown target kind %r" % kind)
     env = "SV_TARGET" if kind == "qemu" else "SV_%s_TARGET" % kind.upper()
     if os.environ.get(env + "_URI"):
         return External(os.environ[env + "_URI"], os.environ.get(env + "_RO_URI"))
     if os.environ.get("SV_TARGET") == "ref":
-        return RefDaemon(activation=activation, scheme=DAEMONS[kind].scheme)
+        ref = RefDaemon(activation=activation, scheme=DAEMONS[kind].scheme)
+        # /etc/libvirt of the reference is ROOT/root/etc
+        ref.defs_dir = os.path.join(ref.root, "root", "etc", DAEMONS[kind].defs_subdir)
+        return ref
     if kind == "storage" and os.environ.get("SV_STORAGE_VIA_QEMU") == "1":
         return StorageViaQemu(activation=activation, **kw)
     return DAEMONS[kind](activation=activation, **kw)

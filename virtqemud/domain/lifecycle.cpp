@@ -233,15 +233,23 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
     for (int fd : tapFds) ::close(fd);
     tapFds.clear();
   };
-  for (auto& net : live->nets) {
-    if (net.type == conf::NetType::Network) {
-      closeTaps();
-      releaseVncPorts(rt->vncPorts);
-      return Error::operationFailed(kErr, "network '" + net.sourceNetwork.value_or("") +
-                                              "' is not available: interfaces of type 'network' need virtnetworkd (" +
-                                              paths_.runDir + "/virtnetworkd-sock), which this host does not run yet");
+  if (auto r = allocateNetworkPorts(*live); !r) {
+    releaseVncPorts(rt->vncPorts);
+    return r.error();
+  }
+  // Until the guest is registered (finishStop then owns the cleanup), a
+  // failed start gives its network ports back.
+  struct PortGuard {
+    QemuDriver* driver;
+    std::shared_ptr<conf::DomainDef> def;
+    bool armed = true;
+    ~PortGuard() {
+      if (armed) driver->releaseNetworkPorts(*def);
     }
-    if (net.type != conf::NetType::Bridge && net.type != conf::NetType::Ethernet) continue;
+  } portGuard{this, live};
+  for (auto& net : live->nets) {
+    const bool onBridge = net.type == conf::NetType::Bridge || net.type == conf::NetType::Network;
+    if (!onBridge && net.type != conf::NetType::Ethernet) continue;
     // libvirt honours a <target dev> unless it uses its own reserved prefix.
     std::string want = net.targetDev && net.targetDev->rfind("vnet", 0) != 0 ? *net.targetDev : "vnet%d";
     auto tap = host::createTap(want);
@@ -250,7 +258,7 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
       tapFds.push_back(tap->fd);
       net.targetDev = tap->name;
       if (net.mac) r = host::setTapMac(tap->name, *net.mac);
-      if (r && net.type == conf::NetType::Bridge) {
+      if (r && onBridge) {
         const std::string bridge = net.sourceBridge.value_or("");
         if (!host::interfaceExists(bridge))
           r = Error::systemError(kErr, ENODEV, "Cannot get interface MTU on '" + bridge + "'");
@@ -339,6 +347,7 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
     std::lock_guard lk(runtimesMutex_);
     runtimes_[uuid] = rt;
   }
+  portGuard.armed = false;
   auto view = domains_.update(uuid, [&](DomainView& v) {
     if (v.persistent && !v.newDef) v.newDef = v.def;
     v.def = def;
@@ -398,6 +407,7 @@ void QemuDriver::finishStop(const conf::Uuid& uuid, int shutoffReason, int stopp
     ::rmdir(rt->domainDir.c_str());
   }
   if (!v) return;
+  if (rt) releaseNetworkPorts(*v->def);
   removeDomainStatus(statusDir_, v->def->name);
   DomainView before = *v;
   if (v->persistent) {
@@ -530,6 +540,7 @@ void QemuDriver::reconnectAll() {
     bool alive = processMatches(s.pid, "guest=" + s.name);
     if (!alive || (!v && !liveDef)) {
       log::warn("domain %s (pid %d) is gone since the last run", s.name.c_str(), static_cast<int>(s.pid));
+      if (liveDef) releaseNetworkPorts(*liveDef);
       removeDomainStatus(statusDir_, s.name);
       ::unlink(s.monitorPath.c_str());
       ::rmdir(s.domainDir.c_str());
