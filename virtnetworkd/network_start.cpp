@@ -212,6 +212,14 @@ Result<void> NetworkDriver::stopNetwork(Network& net) {
   net.active = false;
   net.ports.clear();
   removeStatus(def.name);
+  // The last network with rules takes our (then empty) table with it, so a
+  // host without running networks has no trace of us in its ruleset.
+  bool anyRules = false;
+  for (auto& [u, other] : nets_) anyRules = anyRules || (other->active && hasFirewallRules(*other->def));
+  if (!anyRules) {
+    std::string table = std::string(kNftFamily) + " " + std::string(kNftTable);
+    (void)applyNftScript("add table " + table + "\ndelete table " + table + "\n");
+  }
   if (net.newDef) net.def = std::exchange(net.newDef, nullptr);
   log::info("network '%s' stopped", def.name.c_str());
   return {};
