@@ -97,6 +97,17 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
     if (!v->persistent) return Error::operationInvalid(kErr, "cannot undefine transient domain");
+    if (!v->active()) {
+      std::lock_guard slk(snapMutex_);
+      if (auto it = snapTrees_.find(v->def->uuid); it != snapTrees_.end() && !it->second.empty()) {
+        // VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        if (!(flags & 2u))
+          return Error::operationInvalid(kErr, "cannot delete inactive domain with " +
+                                                   std::to_string(it->second.size()) + " snapshots");
+        if (auto r = snapStore_->removeAll(v->def->name); !r) return r.error();
+        snapTrees_.erase(it);
+      }
+    }
     auto ticket = store_->remove(v->def->name);
     if (!ticket) return ticket.error();
     if (v->active()) {

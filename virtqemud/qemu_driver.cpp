@@ -21,6 +21,7 @@ Result<void> QemuDriver::init(const daemon::DaemonPaths& paths, daemon::EventBus
     domains_.put(std::move(v));
   }
   log::info("loaded %zu domain definitions", domains_.all().size());
+  loadSnapshots();
   return initLifecycle();
 }
 
@@ -30,6 +31,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindLifecycle(p);
   bindConsole(p);
   bindHotplug(p);
+  bindSnapshots(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

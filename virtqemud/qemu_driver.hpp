@@ -6,6 +6,7 @@
 #include "daemon/event_bus.hpp"
 #include "objects/domain_list.hpp"
 #include "objects/domain_store.hpp"
+#include "objects/snapshot_store.hpp"
 
 #include <sys/types.h>
 
@@ -51,6 +52,7 @@ class QemuDriver final : public daemon::Driver {
   void bindLifecycle(rpc::Program& p);
   void bindConsole(rpc::Program& p);
   void bindHotplug(rpc::Program& p);
+  void bindSnapshots(rpc::Program& p);
   Result<void> savePersistentDef(const conf::Uuid& uuid, std::shared_ptr<const conf::DomainDef> def);
   Result<void> hotplugAttach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
   Result<void> hotplugDetach(const conf::Uuid& uuid, const std::string& xml, uint32_t flags);
@@ -71,6 +73,14 @@ class QemuDriver final : public daemon::Driver {
   Result<void> saveStatus(const objects::DomainView& v, const Runtime& rt);
   Result<void> initLifecycle();
   Result<void> resolveVolumeDisks(conf::DomainDef& def);
+  // domain/snapshot_ops.cpp. Callers hold the domain's job lock.
+  Result<std::string> createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags);
+  Result<void> revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
+  Result<void> deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
+  Result<void> revertStartFromSnapshot(const conf::Uuid& uuid, const conf::SnapshotDef& snap, bool wantPaused);
+  Result<std::vector<std::string>> snapshotNodes(Runtime& rt, const conf::SnapshotDef& snap,
+                                                 const conf::DomainDef& dom);
+  void loadSnapshots();
   // domain/network_ports.cpp: ports of <interface type='network'> from
   // virtnetworkd (fills portid and bridge in the live definition).
   Result<void> allocateNetworkPorts(conf::DomainDef& live);
@@ -100,6 +110,10 @@ class QemuDriver final : public daemon::Driver {
   // Monitor events and QEMU exits are handled here, in order, off the
   // monitor thread (handlers take job locks and talk QMP).
   std::unique_ptr<WorkQueue> work_;
+  // Snapshot trees by domain; their metadata files in <stateDir>/qemu/snapshot.
+  std::unique_ptr<objects::SnapshotStore> snapStore_;
+  mutable std::mutex snapMutex_;
+  std::map<conf::Uuid, objects::SnapshotTree> snapTrees_;
 };
 
 }  // namespace splitvirt::qemu

@@ -107,6 +107,10 @@ Error Error::noStorageVol(std::string detail) {
   return make(ErrorCode::NoStorageVol, ErrorDomain::Storage, "Storage volume not found: %s", "Storage volume not found",
               std::move(detail));
 }
+Error Error::operationUnsupported(ErrorDomain d, std::string detail) {
+  return make(ErrorCode::OperationUnsupported, d, "Operation not supported: %s", "Operation not supported",
+              std::move(detail));
+}
 Error Error::noNetwork(std::string detail) {
   return make(ErrorCode::NoNetwork, ErrorDomain::Network, "Network not found: %s", "Network not found",
               std::move(detail));

@@ -45,6 +45,8 @@ enum class ErrorCode : int {
   OperationInvalid = 55,
   ConfigUnsupported = 67,
   OperationTimeout = 68,
+  NoDomainSnapshot = 72,
+  SnapshotRevertRisky = 77,
   ArgumentUnsupported = 74,
   OperationUnsupported = 84,
   StoragePoolBuilt = 76,
@@ -113,6 +115,7 @@ struct Error {
   static Error noStoragePool(std::string detail);
   static Error noStorageVol(std::string detail);
   static Error storageVolExist(std::string name);
+  static Error operationUnsupported(ErrorDomain d, std::string detail);
   static Error noNetwork(std::string detail);
   static Error networkExist(std::string detail);
   static Error noNetworkPort(std::string detail);

@@ -11,9 +11,10 @@ namespace splitvirt::qemu {
 inline constexpr ErrorDomain kErr = ErrorDomain::Qemu;
 
 // virDomainState reasons (protocol.md 4.2).
-inline constexpr int kRunningBooted = 1, kRunningUnpaused = 5;
-inline constexpr int kPausedUnknown = 0, kPausedUser = 1;
-inline constexpr int kShutoffUnknown = 0, kShutoffShutdown = 1, kShutoffDestroyed = 2, kShutoffCrashed = 3;
+inline constexpr int kRunningBooted = 1, kRunningFromSnapshot = 4, kRunningUnpaused = 5;
+inline constexpr int kPausedUnknown = 0, kPausedUser = 1, kPausedFromSnapshot = 7;
+inline constexpr int kShutoffUnknown = 0, kShutoffShutdown = 1, kShutoffDestroyed = 2, kShutoffCrashed = 3,
+                     kShutoffFailed = 6, kShutoffFromSnapshot = 7;
 
 // Lifecycle events and details (protocol.md 3.7).
 inline constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvSuspended = 3, kEvResumed = 4,
@@ -21,6 +22,18 @@ inline constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvSuspen
 inline constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0, kDetailBooted = 0,
                      kDetailPaused = 0, kDetailUnpaused = 0, kDetailStoppedShutdown = 0, kDetailDestroyed = 1,
                      kDetailFailed = 5, kDetailShutdownGuest = 1, kDetailShutdownHost = 2;
+inline constexpr int kDetailStartedFromSnapshot = 3, kDetailSuspendedFromSnapshot = 5,
+                     kDetailStoppedFromSnapshot = 6, kDetailDefinedFromSnapshot = 3;
+
+// startDomain flags: VIR_DOMAIN_START_PAUSED, and ours for a start that
+// restores a snapshot (libvirt's FROM_SNAPSHOT reasons and event details,
+// no RESUMED event for the first `cont`).
+inline constexpr unsigned kStartPaused = 1;
+inline constexpr unsigned kStartFromSnapshot = 1u << 16;
+// Leaves QEMU paused with no state change or event recorded (state stays
+// paused/starting-up): a snapshot revert loads the state first, then
+// finishes with finishSnapshotStart().
+inline constexpr unsigned kStartNoResume = 1u << 17;
 
 inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
   return {v.def->name, v.def->uuid, v.id};

@@ -36,7 +36,6 @@ using objects::DomainView;
 
 namespace {
 
-constexpr unsigned kStartPaused = 1;
 
 std::string shortName(const std::string& name) { return name.substr(0, 20); }
 
@@ -357,8 +356,9 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   });
   if (view) (void)saveStatus(*view, *rt);
 
-  bool paused = flags & kStartPaused;
-  if (!paused) {
+  const bool paused = flags & kStartPaused;
+  const bool fromSnapshot = flags & kStartFromSnapshot;
+  if (!paused && !(flags & kStartNoResume)) {
     rt->expectResume = true;  // consumed by the RESUME event handler
     auto r = cont(*rt->mon);
     if (!r) {
@@ -368,12 +368,19 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
       return e;
     }
   }
+  if (flags & kStartNoResume) return *domains_.findByUuid(uuid);  // the caller finishes the start
   view = domains_.update(uuid, [&](DomainView& v) {
     v.state = paused ? DomainState::Paused : DomainState::Running;
-    v.reason = paused ? kPausedUser : kRunningBooted;
+    v.reason = paused ? (fromSnapshot ? kPausedFromSnapshot : kPausedUser)
+                      : (fromSnapshot ? kRunningFromSnapshot : kRunningBooted);
   });
   if (!view) return Error::internal(kErr, "domain vanished while starting");
   (void)saveStatus(*view, *rt);
+  if (fromSnapshot) {
+    events_->domainLifecycle(handleOf(*view), kEvStarted, kDetailStartedFromSnapshot);
+    if (paused) events_->domainLifecycle(handleOf(*view), kEvSuspended, kDetailSuspendedFromSnapshot);
+    return *view;
+  }
   // As libvirt: QEMU's RESUME after `cont` is reported first, then the start.
   if (!paused) events_->domainLifecycle(handleOf(*view), kEvResumed, kDetailUnpaused);
   events_->domainLifecycle(handleOf(*view), kEvStarted, kDetailBooted);

@@ -1,0 +1,42 @@
+// QMP jobs (query-jobs / job-dismiss) and the commands that run as jobs:
+// the internal snapshot trio snapshot-save / -load / -delete (QEMU >= 6.0).
+// libvirt 9.0 still drives internal snapshots through HMP savevm/loadvm/delvm;
+// the job API does the same work, reports errors as data and never blocks
+// the monitor.
+#pragma once
+
+#include "monitor/qmp_commands.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace splitvirt::qemu {
+
+struct QmpJobInfo {
+  std::string id;
+  std::string type;    // "snapshot-save", "commit", "stream", ...
+  std::string status;  // "created", "running", "ready", "pending", "concluded", ...
+  std::optional<std::string> error;
+};
+
+Result<std::vector<QmpJobInfo>> parseQueryJobs(std::string_view json);
+Result<std::vector<QmpJobInfo>> queryJobs(QmpClient& c, QmpDeadline d = kQmpDefaultDeadline);
+
+// Runs `cmd` (which starts job `jobId`), waits until the job concludes,
+// dismisses it and returns its error, if any, as libvirt words a failed
+// QEMU command ("internal error: unable to execute QEMU command '<cmd>': <error>").
+Result<void> runJob(QmpClient& c, std::string_view cmd, const std::string& argsJson, const std::string& jobId,
+                    QmpDeadline d = kQmpDefaultDeadline);
+
+// `devices` are block node names (the format nodes of the disks);
+// `vmstateNode` the one that stores the VM state.
+Result<void> snapshotSave(QmpClient& c, const std::string& jobId, const std::string& tag, const std::string& vmstateNode,
+                          const std::vector<std::string>& devices, QmpDeadline d = kQmpDefaultDeadline);
+Result<void> snapshotLoad(QmpClient& c, const std::string& jobId, const std::string& tag, const std::string& vmstateNode,
+                          const std::vector<std::string>& devices, QmpDeadline d = kQmpDefaultDeadline);
+Result<void> snapshotDelete(QmpClient& c, const std::string& jobId, const std::string& tag,
+                            const std::vector<std::string>& devices, QmpDeadline d = kQmpDefaultDeadline);
+
+}  // namespace splitvirt::qemu
