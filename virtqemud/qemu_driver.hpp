@@ -75,12 +75,15 @@ class QemuDriver final : public daemon::Driver {
   Result<void> resolveVolumeDisks(conf::DomainDef& def);
   // domain/snapshot_ops.cpp. Callers hold the domain's job lock.
   Result<std::string> createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags);
+  Result<std::string> createDiskOnlySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags);
   Result<void> revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
   Result<void> deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
   Result<void> revertStartFromSnapshot(const conf::Uuid& uuid, const conf::SnapshotDef& snap, bool wantPaused);
   Result<std::vector<std::string>> snapshotNodes(Runtime& rt, const conf::SnapshotDef& snap,
                                                  const conf::DomainDef& dom);
   void loadSnapshots();
+  // domain/snapshot_external.cpp: overlays for the external disks of `def`.
+  Result<void> createExternalSnapshotDisks(const conf::Uuid& uuid, conf::SnapshotDef& def, unsigned flags);
   // domain/network_ports.cpp: ports of <interface type='network'> from
   // virtnetworkd (fills portid and bridge in the live definition).
   Result<void> allocateNetworkPorts(conf::DomainDef& live);

@@ -133,12 +133,12 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
 
   if (v->state == DomainState::PmSuspended)
     return Error::operationUnsupported(kErr, "qemu doesn't support taking snapshots of PMSUSPENDED guests");
-  if (flags & kCreateDiskOnly) return notYetExternal();
-  // qemuSnapshotCreateAlignDisks, internal and full-system branch.
+  // qemuSnapshotCreateAlignDisks.
   auto recorded = conf::snapshotDomainFromVm(*v->def);
   if (!recorded) return recorded.error();
   def.dom = *recorded;
   if (v->newDef) def.inactiveDom = v->newDef;
+  if (flags & kCreateDiskOnly) return createDiskOnlySnapshot(uuid, std::move(def), flags);
   if (def.memory == conf::SnapshotLocation::External) return notYetExternal();
   def.state = static_cast<conf::SnapshotState>(static_cast<int>(v->state));
   if (active && def.memory == conf::SnapshotLocation::No)
@@ -219,6 +219,43 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
     live = std::move(next);
   }
   if (active && (flags & kCreateHalt)) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
+  return name;
+}
+
+// Disk-only (external) snapshot: overlays, then the metadata.
+Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags) {
+  auto v = domains_.findByUuid(uuid);
+  if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
+  def.state = v->active() ? conf::SnapshotState::DiskSnapshot : conf::SnapshotState::Shutoff;
+  def.memory = conf::SnapshotLocation::No;
+  SV_TRY_VOID(conf::alignSnapshotDisks(def, nullptr, conf::SnapshotLocation::External, true));
+  objects::SnapshotTree tree;
+  {
+    std::lock_guard lk(snapMutex_);
+    tree = snapTrees_[uuid];
+  }
+  if (!(flags & kCreateNoMetadata)) {
+    if (auto cur = tree.current()) def.parentName = *cur;
+    if (tree.contains(def.name))
+      return Error::make(ErrorCode::OperationInvalid, conf::kFromDomainSnapshot,
+                         "Requested operation is not valid: %s", "Requested operation is not valid",
+                         "domain moment " + def.name + " already exists");
+  }
+  SV_TRY_VOID(createExternalSnapshotDisks(uuid, def, flags));
+  const std::string name = def.name;
+  if (!(flags & kCreateNoMetadata)) {
+    std::lock_guard lk(snapMutex_);
+    auto& live = snapTrees_[uuid];
+    objects::SnapshotTree next = live;
+    auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
+    if (!added) return added.error();
+    auto changes = *added;
+    changes.merge(next.setCurrent(name));
+    if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r)
+      return Error::internal(kErr, "unable to save metadata for snapshot " + name);
+    live = std::move(next);
+  }
+  if (v->active() && (flags & kCreateHalt)) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   return name;
 }
 
