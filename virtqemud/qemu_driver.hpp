@@ -84,6 +84,10 @@ class QemuDriver final : public daemon::Driver {
   void loadSnapshots();
   // domain/snapshot_external.cpp: overlays for the external disks of `def`.
   Result<void> createExternalSnapshotDisks(const conf::Uuid& uuid, conf::SnapshotDef& def, unsigned flags);
+  // domain/snapshot_external_delete.cpp: merges the snapshot's overlays away
+  // and rewrites `tree` (the caller removes the snapshot itself).
+  Result<void> deleteExternalSnapshot(const conf::Uuid& uuid, objects::SnapshotTree& tree, const std::string& name,
+                                      objects::SnapshotChanges& changes);
   // domain/network_ports.cpp: ports of <interface type='network'> from
   // virtnetworkd (fills portid and bridge in the live definition).
   Result<void> allocateNetworkPorts(conf::DomainDef& live);

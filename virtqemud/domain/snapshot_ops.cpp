@@ -432,7 +432,18 @@ Result<void> QemuDriver::deleteSnapshot(const conf::Uuid& uuid, const std::strin
                                               "supported");
       if (ext) return Error::configUnsupported(kErr, "deletion of external children disk snapshots not supported");
     }
-    if (snap->isExternal()) return notYetExternal();
+    if (snap->isExternal()) {
+      if (flags & kDeleteChildren)
+        return Error::configUnsupported(kErr, "deletion of external disk snapshots with children not supported");
+      objects::SnapshotTree next = tree;
+      objects::SnapshotChanges changes;
+      SV_TRY_VOID(deleteExternalSnapshot(uuid, next, name, changes));
+      changes.merge(next.remove(name));
+      std::lock_guard lk(snapMutex_);
+      if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r) return r.error();
+      snapTrees_[uuid] = std::move(next);
+      return {};
+    }
 
     auto rt = v->active() ? runtime(uuid) : nullptr;
     // Children before parents: a failure leaves a consistent (smaller) tree.

@@ -56,7 +56,7 @@ Result<std::vector<QmpJobInfo>> queryJobs(QmpClient& c, QmpDeadline d) {
 }
 
 Result<void> runJob(QmpClient& c, std::string_view cmd, const std::string& argsJson, const std::string& jobId,
-                    QmpDeadline d) {
+                    QmpDeadline d, bool completeOnReady) {
   if (auto r = c.execute(cmd, argsJson, d); !r) return r.error();
   const auto until = std::chrono::steady_clock::now() + d;
   // Snapshot jobs of small guests finish within milliseconds (environment.md
@@ -69,6 +69,10 @@ Result<void> runJob(QmpClient& c, std::string_view cmd, const std::string& argsJ
     for (auto& j : *jobs)
       if (j.id == jobId) job = &j;
     if (!job) return Error::internal(kErr, "job '" + jobId + "' of QEMU command '" + std::string(cmd) + "' vanished");
+    if (completeOnReady && job->status == "ready") {
+      completeOnReady = false;
+      if (auto r = c.execute("job-complete", JsonArgs().str("id", jobId).json(), d); !r) return r.error();
+    }
     if (job->status == "concluded") {
       auto err = job->error;
       (void)c.execute("job-dismiss", JsonArgs().str("id", jobId).json(), d);
@@ -103,6 +107,43 @@ Result<void> snapshotDelete(QmpClient& c, const std::string& jobId, const std::s
                             const std::vector<std::string>& devices, QmpDeadline d) {
   auto args = JsonArgs().str("job-id", jobId).str("tag", tag).raw("devices", devicesJson(devices));
   return runJob(c, "snapshot-delete", args.json(), jobId, d);
+}
+
+Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline d) {
+  auto r = c.execute("query-named-block-nodes", JsonArgs().boolean("flat", true).json(), d);
+  if (!r) return r.error();
+  boost::system::error_code ec;
+  json::value v = json::parse(*r, ec);
+  const json::array* arr = ec ? nullptr : v.if_array();
+  if (!arr) return Error::internal(kErr, "query-named-block-nodes reply data was missing 'return'");
+  std::vector<QmpNamedNode> out;
+  for (const auto& item : *arr) {
+    const json::object* o = item.if_object();
+    if (!o) continue;
+    QmpNamedNode n;
+    if (auto* x = o->if_contains("node-name"); x && x->is_string()) n.nodeName = std::string(x->as_string());
+    if (auto* x = o->if_contains("drv"); x && x->is_string()) n.drv = std::string(x->as_string());
+    if (auto* x = o->if_contains("file"); x && x->is_string()) n.file = std::string(x->as_string());
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Result<std::string> formatNodeOf(QmpClient& c, const std::string& file) {
+  auto nodes = queryNamedBlockNodes(c);
+  if (!nodes) return nodes.error();
+  for (auto& n : *nodes)
+    if (n.file == file && n.drv != "file" && n.drv != "host_device" && !n.nodeName.empty()) return n.nodeName;
+  return Error::make(ErrorCode::InvalidArg, ErrorDomain::Storage, "invalid argument: %s", "invalid argument",
+                     "could not find base disk source in disk source chain");
+}
+
+Result<void> blockCommit(QmpClient& c, const std::string& jobId, const std::string& deviceNode,
+                         const std::string& topNode, const std::string& baseNode, bool active, QmpDeadline d) {
+  auto args = JsonArgs().str("job-id", jobId).str("device", deviceNode).str("base-node", baseNode);
+  if (!active) args.str("top-node", topNode);
+  args.boolean("auto-dismiss", false);
+  return runJob(c, "block-commit", args.json(), jobId, d, active);
 }
 
 }  // namespace splitvirt::qemu

@@ -27,8 +27,26 @@ Result<std::vector<QmpJobInfo>> queryJobs(QmpClient& c, QmpDeadline d = kQmpDefa
 // Runs `cmd` (which starts job `jobId`), waits until the job concludes,
 // dismisses it and returns its error, if any, as libvirt words a failed
 // QEMU command ("internal error: unable to execute QEMU command '<cmd>': <error>").
+// `completeOnReady`: an active block-commit reaches "ready" and waits for
+// job-complete, which pivots the device to the base.
 Result<void> runJob(QmpClient& c, std::string_view cmd, const std::string& argsJson, const std::string& jobId,
-                    QmpDeadline d = kQmpDefaultDeadline);
+                    QmpDeadline d = kQmpDefaultDeadline, bool completeOnReady = false);
+
+// One node of query-named-block-nodes (flat): the format node of an image
+// has drv "qcow2"/"raw", its protocol node drv "file".
+struct QmpNamedNode {
+  std::string nodeName, drv, file;
+};
+Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline d = kQmpDefaultDeadline);
+// The format node whose image is `file`.
+Result<std::string> formatNodeOf(QmpClient& c, const std::string& file);
+
+// block-commit of `topNode` into `baseNode` on the chain of `deviceNode`
+// (the active format node). Active commit when top is the active layer:
+// waits for ready, then job-complete pivots the device onto the base.
+Result<void> blockCommit(QmpClient& c, const std::string& jobId, const std::string& deviceNode,
+                         const std::string& topNode, const std::string& baseNode, bool active,
+                         QmpDeadline d = std::chrono::minutes(30));
 
 // `devices` are block node names (the format nodes of the disks);
 // `vmstateNode` the one that stores the VM state.
