@@ -22,7 +22,9 @@ Result<void> QemuDriver::init(const daemon::DaemonPaths& paths, daemon::EventBus
   }
   log::info("loaded %zu domain definitions", domains_.all().size());
   loadSnapshots();
-  return initLifecycle();
+  SV_TRY_VOID(initLifecycle());
+  resumeSnapshotDeletes();
+  return {};
 }
 
 void QemuDriver::bind(rpc::Program& p) {

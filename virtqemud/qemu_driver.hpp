@@ -16,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace splitvirt::qemu {
 
@@ -87,7 +89,16 @@ class QemuDriver final : public daemon::Driver {
   // domain/snapshot_external_delete.cpp: merges the snapshot's overlays away
   // and rewrites `tree` (the caller removes the snapshot itself).
   Result<void> deleteExternalSnapshot(const conf::Uuid& uuid, objects::SnapshotTree& tree, const std::string& name,
-                                      objects::SnapshotChanges& changes);
+                                      objects::SnapshotChanges& changes, std::vector<std::string>& toUnlink);
+  Result<void> revertExternalSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
+  std::set<std::string> snapshotImageFiles(const objects::SnapshotTree& tree, const objects::DomainView& v);
+  Result<void> renameImage(const conf::Uuid& uuid, objects::SnapshotTree& tree, objects::SnapshotChanges& changes,
+                           const std::string& from, const std::string& to, const std::string& format);
+  std::string unlinkJournalPath(const std::string& domName) const;
+  void unlinkImages(const std::string& domName, const std::vector<std::string>& files);
+  void finishPendingUnlinks(const conf::Uuid& uuid, const std::string& domName);
+  // Deletes interrupted by a daemon exit are finished at start.
+  void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from
   // virtnetworkd (fills portid and bridge in the live definition).
   Result<void> allocateNetworkPorts(conf::DomainDef& live);

@@ -1,24 +1,33 @@
-// Deleting an external snapshot S (protocol.md 7.4, "Case B"): S's overlay
-// O_S (the layer the guest wrote after S) is committed into S's image B, so
-// B takes the place of O_S for everything above it, and O_S goes away.
-// Running guest: block-commit (active commit + pivot when O_S is the active
-// layer). Shut off: `qemu-img commit`, and the image that was backed by O_S
-// is re-pointed at B (metadata-only rebase: B now holds O_S's data).
-//
-// Not yet: the cases libvirt refuses (7.4 c, d, e: a snapshot reverted to,
-// branches), which need reverts of external snapshots first; and recovery
-// from a crash in the middle (next step of issue 4).
+// Deleting an external snapshot S anywhere in the tree. S's state lives in
+// its image I (the disk source recorded in S's <domain>); deleting S means
+// I is no longer a restore point, so I's data moves into what is built on it
+// and I goes away:
+//   * one image D on top of I: D is committed into I and D disappears
+//     (libvirt's block-commit: active commit + pivot when D is the guest's
+//     active layer); whatever named D now names I;
+//   * several images on top of I (a branch point, or S reverted to while it
+//     has children: the cases libvirt refuses, protocol.md 7.4 c-e): I is
+//     streamed into each of them (block-stream for images QEMU has open,
+//     `qemu-img rebase` for the others) and I disappears — unless I is a
+//     base image of the user's, which stays as their shared backing;
+//   * nothing on top of I (a snapshot reverted away from): I is removed.
+// An image another snapshot still records as its own, or a base image we
+// did not create, is never removed. Before any data moves, S is marked
+// <snapshotDeleteInProgress/> in its metadata; a daemon that dies in the
+// middle finishes the delete when it starts again (every step can be
+// repeated). Files go only after the metadata no longer names them; a list
+// of them is kept until they are gone.
 #include "domain/domain_common.hpp"
 #include "domain/runtime.hpp"
 #include "monitor/qmp_jobs.hpp"
-#include "util/command.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include "snapshot/image_graph.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
 
 #include <unistd.h>
 
 #include <atomic>
+#include <sstream>
 
 namespace splitvirt::qemu {
 
@@ -26,21 +35,7 @@ using objects::DomainView;
 
 namespace {
 
-constexpr const char* kQemuImg = "/usr/bin/qemu-img";
-std::atomic<unsigned> commitSeq{1};
-
-// The backing file of `image` as qemu-img records it (absolute), if any.
-Result<std::optional<std::string>> backingOf(const std::string& image) {
-  auto r = runCommandChecked({kQemuImg, "info", "-U", "--output=json", image}, std::chrono::minutes(1), kErr);
-  if (!r) return r.error();
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r->out, ec);
-  const auto* o = ec ? nullptr : v.if_object();
-  if (!o) return Error::internal(kErr, "cannot read the image information of '" + image + "'");
-  for (const char* key : {"full-backing-filename", "backing-filename"})
-    if (auto* b = o->if_contains(key); b && b->is_string()) return std::optional<std::string>(std::string(b->as_string()));
-  return std::optional<std::string>();
-}
+std::atomic<unsigned> blockJobSeq{1};
 
 const conf::DiskDef* diskNamed(const conf::DomainDef& d, const std::string& target) {
   for (auto& disk : d.disks)
@@ -50,117 +45,233 @@ const conf::DiskDef* diskNamed(const conf::DomainDef& d, const std::string& targ
 
 // Same definition with every disk source `from` replaced by `to`.
 std::shared_ptr<conf::DomainDef> retargeted(const conf::DomainDef& d, const std::string& from, const std::string& to,
-                                            const std::optional<std::string>& format) {
+                                            const std::string& format) {
   auto out = std::make_shared<conf::DomainDef>(d);
   for (auto& disk : out->disks)
     if (disk.sourcePath == from) {
       disk.sourcePath = to;
-      if (format) disk.driverType = format;
+      disk.driverType = format;
     }
   return out;
 }
 
+bool namesImage(const conf::DomainDef& d, const std::string& file) {
+  for (auto& disk : d.disks)
+    if (disk.sourcePath == file) return true;
+  return false;
+}
+
 }  // namespace
 
+std::set<std::string> QemuDriver::snapshotImageFiles(const objects::SnapshotTree& tree, const DomainView& v) {
+  std::set<std::string> files;
+  auto addDom = [&files](const conf::DomainDef& d) {
+    for (auto& disk : d.disks)
+      if (disk.sourcePath && disk.type == conf::DiskType::File) files.insert(*disk.sourcePath);
+  };
+  for (auto& n : tree.topological()) {
+    auto s = tree.find(n);
+    if (!s) continue;
+    if (s->dom) addDom(*s->dom);
+    for (auto& d : s->disks)
+      if (d.path) files.insert(*d.path);
+    for (auto& d : s->revertDisks)
+      if (d.path) files.insert(*d.path);
+  }
+  addDom(*v.def);
+  if (v.newDef) addDom(*v.newDef);
+  return files;
+}
+
+// Every mention of image `from` becomes `to`: the guest's definitions and
+// what other snapshots recorded.
+Result<void> QemuDriver::renameImage(const conf::Uuid& uuid, objects::SnapshotTree& tree,
+                                     objects::SnapshotChanges& changes, const std::string& from,
+                                     const std::string& to, const std::string& format) {
+  auto v = domains_.findByUuid(uuid);
+  if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
+  if (namesImage(*v->def, from)) {
+    auto live = retargeted(*v->def, from, to, format);
+    auto nv = domains_.update(uuid, [&](DomainView& d) { d.def = live; });
+    if (auto rt = runtime(uuid); nv && rt) (void)saveStatus(*nv, *rt);
+  }
+  if (v->persistent) {
+    const conf::DomainDef& persistent = v->newDef ? *v->newDef : *v->def;
+    if (namesImage(persistent, from)) SV_TRY_VOID(savePersistentDef(uuid, retargeted(persistent, from, to, format)));
+  }
+  for (auto& n : tree.topological()) {
+    auto s = tree.find(n);
+    if (!s) continue;
+    bool touched = false;
+    auto copy = std::make_shared<conf::SnapshotDef>(*s);
+    if (copy->dom && namesImage(*copy->dom, from)) {
+      copy->dom = retargeted(*copy->dom, from, to, format);
+      touched = true;
+    }
+    for (auto* list : {&copy->disks, &copy->revertDisks})
+      for (auto& d : *list)
+        if (d.path == from) {
+          d.path = to;
+          touched = true;
+        }
+    if (!touched) continue;
+    auto r = tree.replace(copy);
+    if (!r) return r.error();
+    changes.merge(*r);
+  }
+  return {};
+}
+
+std::string QemuDriver::unlinkJournalPath(const std::string& domName) const {
+  return snapStore_->domainDir(domName) + "/.unlink-pending";
+}
+
+// Files are removed only once no metadata names them; the list survives a
+// crash in between (finishPendingUnlinks at the next start).
+void QemuDriver::unlinkImages(const std::string& domName, const std::vector<std::string>& files) {
+  if (files.empty()) return;
+  std::string journal = unlinkJournalPath(domName);
+  std::ostringstream list;
+  for (auto& f : files) list << f << "\n";
+  (void)fs::makeDirs(snapStore_->domainDir(domName), 0755, kErr);
+  (void)fs::atomicWriteFile(journal, list.str(), 0600, kErr);
+  for (auto& f : files)
+    if (::unlink(f.c_str()) == 0) log::info("snapshot image %s removed", f.c_str());
+  ::unlink(journal.c_str());
+}
+
+void QemuDriver::finishPendingUnlinks(const conf::Uuid& uuid, const std::string& domName) {
+  auto text = fs::readFile(unlinkJournalPath(domName), kErr);
+  if (!text) return;
+  auto v = domains_.findByUuid(uuid);
+  std::set<std::string> inUse;
+  {
+    std::lock_guard lk(snapMutex_);
+    if (v) inUse = snapshotImageFiles(snapTrees_[uuid], *v);
+  }
+  std::istringstream in(*text);
+  std::vector<std::string> files;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && !inUse.count(line)) files.push_back(line);
+  unlinkImages(domName, files);
+  ::unlink(unlinkJournalPath(domName).c_str());
+}
+
 Result<void> QemuDriver::deleteExternalSnapshot(const conf::Uuid& uuid, objects::SnapshotTree& tree,
-                                                const std::string& name, objects::SnapshotChanges& changes) {
+                                                const std::string& name, objects::SnapshotChanges& changes,
+                                                std::vector<std::string>& toUnlink) {
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
   auto snap = tree.find(name);
   if (!snap || !snap->dom) return Error::internal(kErr, "snapshot '" + name + "' lacks its domain definition");
-  const bool current = tree.isCurrent(name);
-  const auto& children = tree.children(name);
-  if (current && !children.empty())
-    return Error::configUnsupported(kErr, "deletion of active external snapshot that is not a leaf snapshot is not "
-                                          "supported");
-  if (!current && !children.empty() && !(tree.current() && tree.isAncestor(name, *tree.current())))
-    return Error::configUnsupported(kErr, "deletion of non-leaf external snapshot that is not in active chain is not "
-                                          "supported");
-  if (children.size() > 1)
-    return Error::configUnsupported(kErr, "deletion of external disk snapshot with multiple children snapshots not "
-                                          "supported");
-  if (!current && children.empty())
-    return Error::configUnsupported(kErr, "deletion of a reverted-from external snapshot is not supported yet");
   if (auto parent = tree.parentOf(name)) {
     auto p = tree.find(*parent);
     if (p && !p->isExternal())
       return Error::operationUnsupported(kErr, "deleting external snapshot that has internal snapshot as parent not "
                                                "supported");
   }
+  for (auto& sd : snap->disks)
+    if (sd.snapshot == conf::SnapshotLocation::External) {
+      const conf::DiskDef* disk = diskNamed(*snap->dom, sd.name);
+      if (!disk || disk->type != conf::DiskType::File)
+        return Error::operationUnsupported(kErr, "deleting external snapshot of disk '" + sd.name +
+                                                     "': only file-based qcow2 disks are supported");
+    }
+
+  // Intent first: a restart finds the mark and finishes the delete.
+  if (std::none_of(snap->disks.begin(), snap->disks.end(), [](auto& d) { return d.deleteInProgress; })) {
+    auto marked = std::make_shared<conf::SnapshotDef>(*snap);
+    for (auto& d : marked->disks)
+      if (d.snapshot == conf::SnapshotLocation::External) d.deleteInProgress = true;
+    auto r = tree.replace(marked);
+    if (!r) return r.error();
+    SV_TRY_VOID(snapStore_->apply(v->def->name, uuid, tree, *r));
+    snap = tree.find(name);
+  }
 
   auto rt = v->active() ? runtime(uuid) : nullptr;
   for (auto& sd : snap->disks) {
-    if (sd.snapshot != conf::SnapshotLocation::External || !sd.path) continue;
+    if (sd.snapshot != conf::SnapshotLocation::External) continue;
     const conf::DiskDef* snapDisk = diskNamed(*snap->dom, sd.name);
-    if (!snapDisk || !snapDisk->sourcePath)
-      return Error::internal(kErr, "failed to find disk '" + sd.name + "' in snapshot VM XML");
-    const std::string overlay = *sd.path, base = *snapDisk->sourcePath;
-    const std::optional<std::string> baseFormat = snapDisk->driverType;
-    const conf::DiskDef* vmDisk = diskNamed(*v->def, sd.name);
-    if (!vmDisk || !vmDisk->sourcePath) return Error::internal(kErr, "domain has no disk '" + sd.name + "'");
-    const bool overlayIsActive = *vmDisk->sourcePath == overlay;
+    if (!snapDisk || !snapDisk->sourcePath) continue;
+    const std::string image = *snapDisk->sourcePath;
 
-    if (rt && rt->mon) {
-      auto top = formatNodeOf(*rt->mon, overlay);
-      auto baseNode = top ? formatNodeOf(*rt->mon, base) : Result<std::string>(top.error());
-      auto device = baseNode ? formatNodeOf(*rt->mon, *vmDisk->sourcePath) : Result<std::string>(baseNode.error());
-      if (!device) return device.error();
-      if (auto r = blockCommit(*rt->mon, "commit-" + std::to_string(commitSeq++), *device, *top, *baseNode,
-                               overlayIsActive);
-          !r)
-        return Error::internal(kErr, "block commit failed while deleting disk '" + sd.name + "' snapshot: '" +
-                                         r.error().message + "'");
-    } else {
-      auto backing = backingOf(overlay);
-      if (!backing) return backing.error();
-      if (!*backing || **backing != base)
-        return Error::operationFailed(kErr, "VM disk source and snapshot disk source are not the same");
-      if (auto r = runCommandChecked({kQemuImg, "commit", "-q", overlay}, std::chrono::minutes(30), kErr); !r)
-        return Error::internal(kErr, "block commit failed while deleting disk '" + sd.name + "' snapshot: '" +
-                                         r.error().message + "'");
-      if (!overlayIsActive) {
-        // The image directly above O_S in the guest's chain now backs onto B.
-        std::string img = *vmDisk->sourcePath;
-        for (int depth = 0; depth < 256; ++depth) {
-          auto b = backingOf(img);
-          if (!b) return b.error();
-          if (!*b) return Error::operationFailed(kErr, "failed to find parent disk source in backing chain");
-          if (**b == overlay) {
-            if (auto r = runCommandChecked({kQemuImg, "rebase", "-u", "-F", baseFormat.value_or("qcow2"), "-b",
-                                            base, img},
-                                           std::chrono::minutes(1), kErr);
-                !r)
-              return r.error();
-            break;
-          }
-          img = **b;
-        }
+    v = domains_.findByUuid(uuid);
+    bool sharedImage = (v->def && namesImage(*v->def, image)) || (v->newDef && namesImage(*v->newDef, image));
+    for (auto& other : tree.topological()) {
+      auto o = tree.find(other);
+      if (other != name && o && o->dom && namesImage(*o->dom, image)) sharedImage = true;
+    }
+    if (sharedImage) continue;  // another restore point (or the guest) still is this image
+
+    ImageGraph graph;
+    SV_TRY_ASSIGN(graph, scanImages(snapshotImageFiles(tree, *v)));
+    if (!graph.has(image)) continue;  // gone already (a repeated delete)
+    const auto deps = graph.dependents(image);
+    const auto base = graph.backingOf(image);
+    const std::string imageFormat = graph.formatOf(image);
+    auto openNode = [&](const std::string& file) -> std::optional<std::string> {
+      if (!rt || !rt->mon) return std::nullopt;
+      auto n = formatNodeOf(*rt->mon, file);
+      return n ? std::optional<std::string>(*n) : std::nullopt;
+    };
+    const conf::DiskDef* vmDisk = diskNamed(*v->def, sd.name);
+    const std::string active = vmDisk && vmDisk->sourcePath ? *vmDisk->sourcePath : "";
+
+    if (deps.empty()) {
+      // Nothing is built on it: only its record goes (never a base image
+      // the user brought).
+      if (base) toUnlink.push_back(image);
+      continue;
+    }
+    if (deps.size() == 1) {
+      // libvirt's way: commit the one image above into S's image.
+      const std::string top = deps.front();
+      if (auto topNode = openNode(top)) {
+        auto baseNode = openNode(image);
+        auto device = openNode(active);
+        if (!baseNode || !device) return Error::operationFailed(kErr, "failed to find parent disk source in backing chain");
+        if (auto r = blockCommit(*rt->mon, "commit-" + std::to_string(blockJobSeq++), *device, *topNode, *baseNode,
+                                 top == active);
+            !r)
+          return Error::internal(kErr, "block commit failed while deleting disk '" + sd.name + "' snapshot: '" +
+                                           r.error().message + "'");
+        dropImageNodes(*rt->mon, top);
+      } else {
+        SV_TRY_VOID(commitOffline(top));
+        for (auto& above : graph.dependents(top)) SV_TRY_VOID(rebaseUnsafe(above, image, imageFormat));
+      }
+      SV_TRY_VOID(renameImage(uuid, tree, changes, top, image, imageFormat));
+      toUnlink.push_back(top);
+      continue;
+    }
+    // A branch point: every image above gets S's data, then S's image goes.
+    // A base image of the user's stays as the branches' shared backing
+    // (copying all of it into each branch would gain nothing).
+    if (!base) continue;
+    std::optional<std::string> baseNode;
+    if (base) baseNode = openNode(*base);
+    for (auto& dep : deps) {
+      if (auto depNode = openNode(dep)) {
+        auto args = JsonArgs();
+        const std::string job = "stream-" + std::to_string(blockJobSeq++);
+        args.str("job-id", job).str("device", *depNode).boolean("auto-dismiss", false);
+        if (baseNode) args.str("base-node", *baseNode);
+        if (auto r = runJob(*rt->mon, "block-stream", args.json(), job, std::chrono::hours(2)); !r)
+          return Error::internal(kErr, "block stream failed while deleting disk '" + sd.name + "' snapshot: '" +
+                                           r.error().message + "'");
+      } else {
+        SV_TRY_VOID(rebaseSafe(dep, base.value_or(""), base ? graph.formatOf(*base) : ""));
       }
     }
-    ::unlink(overlay.c_str());
-
-    // Definitions that named O_S now name B: the guest's (when O_S was its
-    // active layer) and those recorded in other snapshots.
-    if (overlayIsActive) {
-      auto live = retargeted(*v->def, overlay, base, baseFormat);
-      auto nv = domains_.update(uuid, [&](DomainView& d) { d.def = live; });
-      if (nv && rt) (void)saveStatus(*nv, *rt);
-      const auto& persistent = v->newDef ? *v->newDef : *v->def;
-      if (v->persistent) SV_TRY_VOID(savePersistentDef(uuid, retargeted(persistent, overlay, base, baseFormat)));
-      v = domains_.findByUuid(uuid);
-    }
-    for (auto& other : tree.topological()) {
-      if (other == name) continue;
-      auto def = tree.find(other);
-      if (!def || !def->dom || !diskNamed(*def->dom, sd.name) ||
-          diskNamed(*def->dom, sd.name)->sourcePath != overlay)
-        continue;
-      auto copy = std::make_shared<conf::SnapshotDef>(*def);
-      copy->dom = retargeted(*def->dom, overlay, base, baseFormat);
-      auto r = tree.replace(copy);
-      if (!r) return r.error();
-      changes.merge(*r);
-    }
+    // Records of S's image as some snapshot's overlay move to the image the
+    // guest now builds on, or the first one above.
+    std::string heir = deps.front();
+    for (auto f = std::optional<std::string>(active); f && !f->empty(); f = graph.backingOf(*f))
+      if (std::find(deps.begin(), deps.end(), *f) != deps.end()) heir = *f;
+    if (rt && rt->mon) dropImageNodes(*rt->mon, image);
+    SV_TRY_VOID(renameImage(uuid, tree, changes, image, heir, "qcow2"));
+    toUnlink.push_back(image);
   }
   return {};
 }

@@ -247,9 +247,16 @@ Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, c
     std::lock_guard lk(snapMutex_);
     auto& live = snapTrees_[uuid];
     objects::SnapshotTree next = live;
+    objects::SnapshotChanges changes;
+    // The new snapshot's image is the parent's revert overlay from now on.
+    if (auto cur = next.currentDef(); cur && !cur->revertDisks.empty()) {
+      auto copy = std::make_shared<conf::SnapshotDef>(*cur);
+      copy->revertDisks.clear();
+      if (auto r = next.replace(copy)) changes.merge(*r);
+    }
     auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
     if (!added) return added.error();
-    auto changes = *added;
+    changes.merge(*added);
     changes.merge(next.setCurrent(name));
     if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r)
       return Error::internal(kErr, "unable to save metadata for snapshot " + name);
@@ -275,7 +282,7 @@ Result<void> QemuDriver::revertToSnapshot(const conf::Uuid& uuid, const std::str
   if (!v->persistent && isInactiveState(snap->state) && !(flags & (kRevertRunning | kRevertPaused)))
     return Error::operationInvalid(kErr, "transient domain needs to request run or pause to revert to inactive "
                                          "snapshot");
-  if (snap->isExternal()) return Error::configUnsupported(kErr, "revert to external snapshot not supported yet");
+  if (snap->isExternal()) return revertExternalSnapshot(uuid, name, flags);
   if (!snap->dom)
     return Error::make(ErrorCode::SnapshotRevertRisky, kErr, "revert requires force: %s", "revert requires force",
                        "snapshot '" + name + "' lacks domain '" + v->def->name + "' rollback info");
@@ -437,11 +444,21 @@ Result<void> QemuDriver::deleteSnapshot(const conf::Uuid& uuid, const std::strin
         return Error::configUnsupported(kErr, "deletion of external disk snapshots with children not supported");
       objects::SnapshotTree next = tree;
       objects::SnapshotChanges changes;
-      SV_TRY_VOID(deleteExternalSnapshot(uuid, next, name, changes));
+      std::vector<std::string> toUnlink;
+      auto r = deleteExternalSnapshot(uuid, next, name, changes, toUnlink);
+      if (!r) {
+        // Keep what was done (e.g. the in-progress mark) visible.
+        std::lock_guard lk(snapMutex_);
+        snapTrees_[uuid] = std::move(next);
+        return r.error();
+      }
       changes.merge(next.remove(name));
-      std::lock_guard lk(snapMutex_);
-      if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r) return r.error();
-      snapTrees_[uuid] = std::move(next);
+      {
+        std::lock_guard lk(snapMutex_);
+        if (auto a = snapStore_->apply(v->def->name, uuid, next, changes); !a) return a.error();
+        snapTrees_[uuid] = std::move(next);
+      }
+      unlinkImages(v->def->name, toUnlink);
       return {};
     }
 

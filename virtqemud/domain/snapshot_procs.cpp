@@ -1,6 +1,8 @@
 // Snapshot procedures: create / revert / delete (domain/snapshot_ops.cpp)
 // and the lookups and lists virsh snapshot-* use.
 #include "domain/domain_common.hpp"
+#include "domain/runtime.hpp"
+#include "monitor/qmp_jobs.hpp"
 #include "protocol/snapshot_procs.hpp"
 #include "qemu_driver.hpp"
 #include "util/log.hpp"
@@ -20,6 +22,33 @@ void QemuDriver::loadSnapshots() {
     if (!tree.empty()) snapTrees_[v.def->uuid] = std::move(tree);
   }
   if (n) log::info("loaded %zu snapshots", n);
+}
+
+// A daemon that died in the middle of a snapshot delete finishes it now:
+// QEMU's block jobs of that delete are settled first, then the delete runs
+// again (each of its steps can be repeated).
+void QemuDriver::resumeSnapshotDeletes() {
+  std::vector<std::pair<conf::Uuid, std::string>> pending;
+  {
+    std::lock_guard lk(snapMutex_);
+    for (auto& [uuid, tree] : snapTrees_)
+      for (auto& n : tree.topological())
+        if (auto s = tree.find(n))
+          for (auto& d : s->disks)
+            if (d.deleteInProgress) {
+              pending.emplace_back(uuid, n);
+              break;
+            }
+  }
+  for (auto& v : domains_.all()) finishPendingUnlinks(v.def->uuid, v.def->name);
+  for (auto& [uuid, name] : pending) {
+    auto lock = jobLock(uuid);
+    std::lock_guard jl(*lock);
+    if (auto rt = runtime(uuid); rt && rt->mon) settleBlockJobs(*rt->mon);
+    log::warn("finishing the interrupted delete of snapshot '%s'", name.c_str());
+    if (auto r = deleteSnapshot(uuid, name, 0); !r)
+      log::error("cannot finish deleting snapshot '%s': %s", name.c_str(), r.error().message.c_str());
+  }
 }
 
 void QemuDriver::bindSnapshots(rpc::Program& p) {

@@ -129,6 +129,15 @@ Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline
   return out;
 }
 
+void dropImageNodes(QmpClient& c, const std::string& file) {
+  auto nodes = queryNamedBlockNodes(c);
+  if (!nodes) return;
+  for (bool protocol : {false, true})
+    for (auto& n : *nodes)
+      if (n.file == file && !n.nodeName.empty() && ((n.drv == "file" || n.drv == "host_device") == protocol))
+        (void)blockdevDel(c, n.nodeName);
+}
+
 Result<std::string> formatNodeOf(QmpClient& c, const std::string& file) {
   auto nodes = queryNamedBlockNodes(c);
   if (!nodes) return nodes.error();
@@ -136,6 +145,26 @@ Result<std::string> formatNodeOf(QmpClient& c, const std::string& file) {
     if (n.file == file && n.drv != "file" && n.drv != "host_device" && !n.nodeName.empty()) return n.nodeName;
   return Error::make(ErrorCode::InvalidArg, ErrorDomain::Storage, "invalid argument: %s", "invalid argument",
                      "could not find base disk source in disk source chain");
+}
+
+void settleBlockJobs(QmpClient& c, QmpDeadline d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    auto jobs = queryJobs(c);
+    if (!jobs || jobs->empty()) return;
+    bool busy = false;
+    for (auto& j : *jobs) {
+      if (j.status == "ready")
+        (void)c.execute("job-complete", JsonArgs().str("id", j.id).json());
+      else if (j.status == "concluded")
+        (void)c.execute("job-dismiss", JsonArgs().str("id", j.id).json());
+      else if (j.status == "pending")
+        (void)c.execute("job-finalize", JsonArgs().str("id", j.id).json());
+      busy = true;
+    }
+    if (!busy) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Result<void> blockCommit(QmpClient& c, const std::string& jobId, const std::string& deviceNode,

@@ -38,8 +38,17 @@ struct QmpNamedNode {
   std::string nodeName, drv, file;
 };
 Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline d = kQmpDefaultDeadline);
+// After a merge took `file` out of a chain: its format and protocol nodes
+// (blockdev-added ones stay until deleted, and would keep the image open
+// and block the next job: "Need a root block node").
+void dropImageNodes(QmpClient& c, const std::string& file);
 // The format node whose image is `file`.
 Result<std::string> formatNodeOf(QmpClient& c, const std::string& file);
+
+// Brings every job left by a previous daemon to its end: a ready active
+// commit is completed (pivot), running ones are waited for, concluded ones
+// dismissed.
+void settleBlockJobs(QmpClient& c, QmpDeadline d = std::chrono::minutes(30));
 
 // block-commit of `topNode` into `baseNode` on the chain of `deviceNode`
 // (the active format node). Active commit when top is the active layer:
