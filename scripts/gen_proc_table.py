@@ -74,7 +74,7 @@ for n, name in sorted(procs):
     assert n not in seen; seen.add(n)
     api = API_OVERRIDE.get(name, api_name(name))
     is_event = "_EVENT_" in name and "REGISTER" not in name and not name.startswith("CONNECT_")
-    is_reg = "EVENT_REGISTER" in name or "EVENT_DEREGISTER" in name
+    is_reg = ("_REGISTER" in name or "_DEREGISTER" in name) and "EVENT" in name
     b = lambda x: "true" if x else "false"
     print('    {%d, "%s", "%s", Family::%s, %s, %s, %s, %s},' % (
         n, name, api, family(name), b(api in ro_denied), b(is_event), b(name in STREAM_PROCS), b(is_reg)))

@@ -1,11 +1,12 @@
 #include "rpc/server.hpp"
 
 #include "protocol/header.hpp"
-#include "protocol/remote_types.hpp"
+#include "rpc/packet.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +14,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -22,11 +25,14 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace asio = boost::asio;
 using Socket = asio::local::stream_protocol::socket;
 using Acceptor = asio::local::stream_protocol::acceptor;
+using TcpSocket = asio::ip::tcp::socket;
+using TcpAcceptor = asio::ip::tcp::acceptor;
 // Each session lives on one single-threaded io_context, so that context's
 // executor serialises it like a strand, without cross-thread wakeups.
 using Strand = asio::any_io_executor;
@@ -39,44 +45,14 @@ using protocol::MsgType;
 
 namespace {
 
-void putU32(char* p, uint32_t v) {
-  p[0] = char(v >> 24);
-  p[1] = char(v >> 16);
-  p[2] = char(v >> 8);
-  p[3] = char(v);
-}
+void setStatus(std::string& p, MsgStatus s) { writeWord(p, 24, static_cast<uint32_t>(s)); }
 
-// Starts a packet: length placeholder + header. finishPacket fills the length.
-std::string startPacket(const Header& h, size_t payloadHint = 0) {
-  std::string p;
-  p.reserve(28 + payloadHint);
-  p.resize(28);
-  putU32(&p[4], h.prog);
-  putU32(&p[8], h.vers);
-  putU32(&p[12], static_cast<uint32_t>(h.proc));
-  putU32(&p[16], static_cast<uint32_t>(h.type));
-  putU32(&p[20], h.serial);
-  putU32(&p[24], static_cast<uint32_t>(h.status));
-  return p;
-}
-void finishPacket(std::string& p) { putU32(&p[0], static_cast<uint32_t>(p.size())); }
+// A client's byte stream: a unix or TCP socket, or a wrapped (TLS) one.
+using SecurePtr = std::unique_ptr<SecureStream>;
+using ClientStream = std::variant<Socket, TcpSocket, SecurePtr>;
 
-void setStatus(std::string& p, MsgStatus s) { putU32(&p[24], static_cast<uint32_t>(s)); }
-
-void appendError(std::string& p, const Error& e) {
-  protocol::RemoteError re;
-  re.code = static_cast<int32_t>(e.code);
-  re.domain = static_cast<int32_t>(e.domain);
-  re.message = e.message;
-  re.level = e.level;
-  re.str1 = e.str1;
-  re.str2 = e.str2;
-  re.str3 = e.str3;
-  re.int1 = e.int1;
-  re.int2 = e.int2;
-  xdr::Writer w(p);
-  xdr::encode(w, re);
-}
+// How long a TLS client may take to complete its handshake.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -100,8 +76,14 @@ struct Server::Impl {
   asio::io_context& io;
   std::atomic<size_t> nextIo{0};
   asio::thread_pool blocking;
-  std::vector<std::unique_ptr<Acceptor>> acceptors;
-  std::vector<ListenerKind> kinds;
+  struct Listener {
+    ListenerKind kind;
+    std::unique_ptr<Acceptor> unixAcceptor;  // one of these two
+    std::unique_ptr<TcpAcceptor> tcpAcceptor;
+    SecureStreamFactory secure;
+  };
+  std::vector<Listener> listeners;
+  PacketRouterFactory routerFactory;
   std::mutex sessionsMutex;
   std::set<std::shared_ptr<Session>> sessions;
   std::function<void(size_t)> clientObserver;
@@ -117,6 +99,8 @@ struct Server::Impl {
       : limits(l), program(p), ios(makeContexts(l.ioThreads)), io(*ios[0]), blocking(l.blockingThreads) {}
 
   void accept(size_t idx);
+  void acceptTcp(size_t idx);
+  void addSession(const std::shared_ptr<Session>& s);
   void removeSession(const std::shared_ptr<Session>& s);
   size_t count() {
     std::lock_guard lk(sessionsMutex);
@@ -124,19 +108,22 @@ struct Server::Impl {
   }
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, public ClientLink {
  public:
-  Session(Server::Impl& srv, Socket sock, ListenerKind kind)
-      : srv_(srv), strand_(sock.get_executor()), sock_(std::move(sock)), keepalive_(strand_) {
+  Session(Server::Impl& srv, Strand ex, ClientStream stream, ListenerKind kind, PeerInfo peer)
+      : srv_(srv), strand_(std::move(ex)), stream_(std::move(stream)), keepalive_(strand_),
+        peer_(std::move(peer)) {
     ctx_.listener = kind;
     ctx_.readonly = kind == ListenerKind::ReadOnly;
     ctx_.clientId = srv_.nextClientId++;
-    struct ucred cred {};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(sock_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      ctx_.uid = cred.uid;
-      ctx_.gid = cred.gid;
-      ctx_.pid = cred.pid;
+    if (auto* unix = std::get_if<Socket>(&stream_)) {
+      struct ucred cred {};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(unix->native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        ctx_.uid = cred.uid;
+        ctx_.gid = cred.gid;
+        ctx_.pid = cred.pid;
+      }
     }
     rbuf_.resize(64 * 1024);
   }
@@ -146,15 +133,37 @@ class Session : public std::enable_shared_from_this<Session> {
     ctx_.sendMessage = [weak](int proc, std::string payload) {
       if (auto s = weak.lock()) s->queueMessage(proc, std::move(payload));
     };
-    doRead();
+    if (auto* secure = std::get_if<SecurePtr>(&stream_)) return startHandshake(**secure);
+    begin();
   }
 
-  void close() {
+  Strand& strand() { return strand_; }
+  void closeAsync() {
     asio::post(strand_, [self = shared_from_this()] { self->closeNow(); });
   }
 
-  ConnContext& ctx() { return ctx_; }
-  Strand& strand() { return strand_; }
+  // ClientLink (packet routers), always called on our strand.
+  const asio::any_io_executor& executor() const override { return strand_; }
+  ConnContext& ctx() override { return ctx_; }
+  const PeerInfo& peer() const override { return peer_; }
+  void send(std::string packet) override { queue(std::move(packet)); }
+  size_t queuedBytes() const override { return wqBytes_; }
+  void whenDrained(std::function<void()> fn) override {
+    if (closed_) return;
+    if (wq_.empty() && !writing_) {
+      asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+        if (!self->closed_) fn();
+      });
+      return;
+    }
+    drainWaiters_.push_back(std::move(fn));
+  }
+  void pauseReading() override { paused_ = true; }
+  void resumeReading() override {
+    paused_ = false;
+    if (mayRead()) doRead();
+  }
+  void close() override { closeAsync(); }
 
  private:
   void closeNow() {
@@ -170,25 +179,85 @@ class Session : public std::enable_shared_from_this<Session> {
     auto streams = std::move(streams_);
     streams_.clear();
     for (auto& [serial, st] : streams) st.ep->onClientAbort();
-    sock_.shutdown(Socket::shutdown_both, ec);
-    sock_.close(ec);
+    handshakeTimer_.reset();
+    drainWaiters_.clear();
+    std::visit(
+        [&](auto& s) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(s)>, SecurePtr>) {
+            s->close();
+          } else {
+            s.shutdown(Socket::shutdown_both, ec);
+            s.close(ec);
+          }
+        },
+        stream_);
+    if (router_) router_->onClientClosed();
     srv_.removeSession(shared_from_this());
+  }
+
+  // TLS: nothing of the protocol is read before the peer is verified; a
+  // client that does not finish its handshake in time is dropped.
+  void startHandshake(SecureStream& secure) {
+    peer_.transport = Transport::Tls;
+    handshakeTimer_ = std::make_unique<asio::steady_timer>(strand_, kHandshakeTimeout);
+    handshakeTimer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_ || self->handshook_) return;
+      log::warn("client %llu (%s): TLS handshake timed out", (unsigned long long)self->ctx_.clientId,
+                self->peer_.address.c_str());
+      self->closeNow();
+    });
+    secure.handshake([self = shared_from_this()](Result<std::string> dn) {
+      asio::post(self->strand_, [self, dn = std::move(dn)] { self->onHandshake(dn); });
+    });
+  }
+
+  void onHandshake(const Result<std::string>& dn) {
+    if (closed_) return;
+    handshook_ = true;
+    if (handshakeTimer_) handshakeTimer_->cancel();
+    if (!dn) {
+      log::warn("client %llu (%s): refused: %s", (unsigned long long)ctx_.clientId, peer_.address.c_str(),
+                dn.error().message.c_str());
+      return closeNow();
+    }
+    peer_.x509Dn = *dn;
+    log::info("client %llu (%s): TLS peer '%s'", (unsigned long long)ctx_.clientId, peer_.address.c_str(),
+              dn->c_str());
+    // libvirt's clients wait for this one byte: "your certificate passed".
+    queue(std::string(1, '\1'));
+    begin();
+  }
+
+  void begin() {
+    if (srv_.routerFactory && ctx_.listener != ListenerKind::Admin) router_ = srv_.routerFactory(*this);
+    doRead();
+  }
+
+  bool mayRead() const {
+    return !closed_ && !reading_ && !paused_ && !inOnRead_ && inflight_ < srv_.limits.maxClientRequests;
   }
 
   void doRead() {
     if (closed_) return;
     if (rlen_ == rbuf_.size()) rbuf_.resize(std::min<size_t>(rbuf_.size() * 2, need_ ? need_ : rbuf_.size() * 2));
     reading_ = true;
-    sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                          asio::bind_executor(strand_, [self = shared_from_this()](
-                                                           const boost::system::error_code& ec, size_t n) {
-                            self->onRead(ec, n);
-                          }));
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, size_t n) { self->onRead(ec, n); };
+    char* buf = rbuf_.data() + rlen_;
+    size_t room = rbuf_.size() - rlen_;
+    std::visit(
+        [&](auto& s) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(s)>, SecurePtr>)
+            s->asyncReadSome(buf, room, std::move(done));
+          else
+            s.async_read_some(asio::buffer(buf, room), asio::bind_executor(strand_, std::move(done)));
+        },
+        stream_);
   }
 
   void onRead(const boost::system::error_code& ec, size_t n) {
     reading_ = false;
     if (ec) return closeNow();
+    inOnRead_ = true;
     rlen_ += n;
     lastRx_ = std::chrono::steady_clock::now();
     missedPings_ = 0;
@@ -209,6 +278,7 @@ class Session : public std::enable_shared_from_this<Session> {
       handlePacket(p + 4, len - 4);
       off += len;
     }
+    inOnRead_ = false;
     if (closed_) return;
     if (off) {
       std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
@@ -216,7 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // Grow the buffer only up to the validated length of the pending packet.
     if (need_ > rbuf_.size()) rbuf_.resize(std::max<size_t>(need_, rlen_));
-    if (inflight_ < srv_.limits.maxClientRequests) doRead();
+    if (mayRead()) doRead();
   }
 
   void handlePacket(const unsigned char* p, size_t n) {
@@ -231,6 +301,11 @@ class Session : public std::enable_shared_from_this<Session> {
         finishPacket(pkt);
         queue(std::move(pkt));
       }
+      return;
+    }
+    if (router_) {
+      router_->onPacket(h, std::string_view(reinterpret_cast<const char*>(p) - 4, n + 4));
+      if (ctx_.keepaliveRequested && !keepaliveRunning_) startKeepalive();
       return;
     }
     if (h.type == MsgType::Stream || h.type == MsgType::StreamHole) return handleStreamPacket(h, payload);
@@ -293,8 +368,7 @@ class Session : public std::enable_shared_from_this<Session> {
         self->queue(std::move(out));
         if (!err && stream) self->openStream(h, std::move(stream));
         --self->inflight_;
-        if (!self->reading_ && !self->closed_ && self->inflight_ < self->srv_.limits.maxClientRequests)
-          self->doRead();
+        if (self->mayRead()) self->doRead();
       });
     });
   }
@@ -474,27 +548,40 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void queue(std::string pkt) {
-    if (closed_) return;
+    if (closed_ || closing_) return;
     wqBytes_ += pkt.size();
     queuedMirror_ = wqBytes_;
     wq_.push_back(std::move(pkt));
     if (wqBytes_ > srv_.limits.maxOutboundBytes) {
       log::warn("client %llu: outbound queue over limit, dropping", (unsigned long long)ctx_.clientId);
-      return closeNow();
+      if (!router_) return closeNow();
+      // A router is in the middle of its own work: close once it returns.
+      closing_ = true;
+      return closeAsync();
     }
     if (!writing_) doWrite();
   }
 
   void doWrite() {
     writing_ = true;
-    bufs_.clear();
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, size_t) { self->onWrite(ec); };
+    if (auto* secure = std::get_if<SecurePtr>(&stream_)) {
+      // One packet per write, so that no TLS record holds the end of one
+      // packet and the start of the next: libvirt's client reads one packet,
+      // then waits in poll() and would not see the rest buffered in gnutls.
+      nWriting_ = 1;
+      (*secure)->asyncWrite(wq_.front().data(), wq_.front().size(), std::move(done));
+      return;
+    }
     nWriting_ = std::min<size_t>(wq_.size(), 64);
+    bufs_.clear();
     for (size_t i = 0; i < nWriting_; ++i) bufs_.emplace_back(asio::buffer(wq_[i]));
-    asio::async_write(sock_, bufs_,
-                      asio::bind_executor(strand_, [self = shared_from_this()](
-                                                       const boost::system::error_code& ec, size_t) {
-                        self->onWrite(ec);
-                      }));
+    std::visit(
+        [&](auto& s) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, SecurePtr>)
+            asio::async_write(s, bufs_, asio::bind_executor(strand_, std::move(done)));
+        },
+        stream_);
   }
 
   void onWrite(const boost::system::error_code& ec) {
@@ -509,13 +596,27 @@ class Session : public std::enable_shared_from_this<Session> {
       queuedMirror_ = wqBytes_;
     }
     drained_.notify_all();
-    if (!wq_.empty() && !closed_) doWrite();
+    if (closed_) return;
+    if (!wq_.empty()) return doWrite();
+    if (!drainWaiters_.empty()) {
+      auto waiters = std::move(drainWaiters_);
+      drainWaiters_.clear();
+      for (auto& fn : waiters) fn();
+    }
   }
 
   Server::Impl& srv_;
   Strand strand_;
-  Socket sock_;
+  ClientStream stream_;
   asio::steady_timer keepalive_;
+  std::unique_ptr<asio::steady_timer> handshakeTimer_;
+  bool handshook_ = false;
+  PeerInfo peer_;
+  std::unique_ptr<PacketRouter> router_;
+  bool paused_ = false;
+  bool inOnRead_ = false;
+  bool closing_ = false;
+  std::vector<std::function<void()>> drainWaiters_;
   ConnContext ctx_;
   std::vector<char> rbuf_;
   size_t rlen_ = 0;
@@ -541,28 +642,66 @@ class Session : public std::enable_shared_from_this<Session> {
   friend struct Server::Impl;
 };
 
+void Server::Impl::addSession(const std::shared_ptr<Session>& s) {
+  size_t n;
+  {
+    std::lock_guard lk(sessionsMutex);
+    sessions.insert(s);
+    n = sessions.size();
+  }
+  // The session's state belongs to its own I/O thread from the start.
+  asio::post(s->strand(), [s] { s->start(); });
+  if (clientObserver) clientObserver(n);
+}
+
 void Server::Impl::accept(size_t idx) {
   asio::io_context& target = *ios[nextIo++ % ios.size()];
-  acceptors[idx]->async_accept(target, [this, idx](const boost::system::error_code& ec, Socket sock) {
+  listeners[idx].unixAcceptor->async_accept(target, [this, idx, &target](const boost::system::error_code& ec,
+                                                                         Socket sock) {
     if (stopping) return;
     if (!ec) {
       size_t n = count();
-      if (n >= limits.maxClients) {
+      if (n >= limits.maxClients)
         log::warn("too many clients (%zu), refusing connection", n);
-      } else {
-        auto s = std::make_shared<Session>(*this, std::move(sock), kinds[idx]);
-        {
-          std::lock_guard lk(sessionsMutex);
-          sessions.insert(s);
-          n = sessions.size();
-        }
-        s->start();
-        if (clientObserver) clientObserver(n);
-      }
+      else
+        addSession(std::make_shared<Session>(*this, target.get_executor(), std::move(sock), listeners[idx].kind,
+                                             PeerInfo{}));
     } else if (ec == asio::error::operation_aborted) {
       return;
     }
     accept(idx);
+  });
+}
+
+void Server::Impl::acceptTcp(size_t idx) {
+  asio::io_context& target = *ios[nextIo++ % ios.size()];
+  listeners[idx].tcpAcceptor->async_accept(target, [this, idx, &target](const boost::system::error_code& ec,
+                                                                        TcpSocket sock) {
+    if (stopping) return;
+    if (!ec) {
+      size_t n = count();
+      boost::system::error_code ignored;
+      PeerInfo peer;
+      peer.transport = Transport::Tcp;
+      auto ep = sock.remote_endpoint(ignored);
+      if (!ignored) peer.address = ep.address().to_string() + ";" + std::to_string(ep.port());
+      // Calls are small and answered one by one: never wait for Nagle.
+      sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (n >= limits.maxClients) {
+        log::warn("too many clients (%zu), refusing connection from %s", n, peer.address.c_str());
+      } else if (listeners[idx].secure) {
+        auto secure = listeners[idx].secure(target.get_executor(), sock.release(ignored));
+        if (secure)
+          addSession(std::make_shared<Session>(*this, target.get_executor(), std::move(secure), listeners[idx].kind,
+                                               std::move(peer)));
+      } else {
+        addSession(std::make_shared<Session>(*this, target.get_executor(), std::move(sock), listeners[idx].kind,
+                                             std::move(peer)));
+      }
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    acceptTcp(idx);
   });
 }
 
@@ -583,17 +722,32 @@ Server::~Server() {
 }
 
 void Server::addListener(int fd, ListenerKind kind) {
-  auto a = std::make_unique<Acceptor>(impl_->io, asio::local::stream_protocol(), fd);
-  impl_->acceptors.push_back(std::move(a));
-  impl_->kinds.push_back(kind);
+  Impl::Listener l{kind, std::make_unique<Acceptor>(impl_->io, asio::local::stream_protocol(), fd), nullptr, {}};
+  impl_->listeners.push_back(std::move(l));
 }
+
+void Server::addTcpListener(int fd, ListenerKind kind, SecureStreamFactory secure) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  auto proto = ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+  Impl::Listener l{kind, nullptr, std::make_unique<TcpAcceptor>(impl_->io, proto, fd), std::move(secure)};
+  impl_->listeners.push_back(std::move(l));
+}
+
+void Server::setPacketRouter(PacketRouterFactory factory) { impl_->routerFactory = std::move(factory); }
 
 void Server::addProgram(const Program& program) { impl_->extraPrograms.push_back(&program); }
 
 void Server::setClientCountObserver(std::function<void(size_t)> fn) { impl_->clientObserver = std::move(fn); }
 
 void Server::run() {
-  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
+  for (size_t i = 0; i < impl_->listeners.size(); ++i) {
+    if (impl_->listeners[i].unixAcceptor)
+      impl_->accept(i);
+    else
+      impl_->acceptTcp(i);
+  }
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& c : impl_->ios) guards.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> threads;
@@ -606,13 +760,16 @@ void Server::stop() {
   if (impl_->stopping.exchange(true)) return;
   asio::post(impl_->io, [this] {
     boost::system::error_code ec;
-    for (auto& a : impl_->acceptors) a->close(ec);
+    for (auto& l : impl_->listeners) {
+      if (l.unixAcceptor) l.unixAcceptor->close(ec);
+      if (l.tcpAcceptor) l.tcpAcceptor->close(ec);
+    }
     std::vector<std::shared_ptr<Session>> all;
     {
       std::lock_guard lk(impl_->sessionsMutex);
       all.assign(impl_->sessions.begin(), impl_->sessions.end());
     }
-    for (auto& s : all) s->close();
+    for (auto& s : all) s->closeAsync();
     // Let the closes run on every context, then stop the loops.
     for (auto& c : impl_->ios) asio::post(*c, [c = c.get()] { asio::post(*c, [c] { c->stop(); }); });
   });
@@ -639,6 +796,4 @@ std::function<void()> Server::runAfter(std::chrono::milliseconds delay, std::fun
 
 size_t Server::clientCount() const { return impl_->count(); }
 
-// The keepalive hook: a handler that answered feature 10 asks the session
-// to start pinging. Sessions find themselves through the context.
 }  // namespace splitvirt::rpc

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "rpc/conn_context.hpp"
+#include "rpc/packet_router.hpp"
 #include "rpc/program.hpp"
+#include "rpc/secure_stream.hpp"
 
 #include <chrono>
 #include <functional>
@@ -31,6 +33,14 @@ class Server {
 
   // Takes ownership of a listening unix socket fd.
   void addListener(int fd, ListenerKind kind);
+  // Takes ownership of a listening TCP socket fd. With `secure`, every
+  // accepted connection is wrapped (TLS) and must complete its handshake
+  // before a single packet is read.
+  void addTcpListener(int fd, ListenerKind kind, SecureStreamFactory secure = {});
+  // Read-write and read-only clients' packets go to a router made per client
+  // instead of the programs (virtproxyd); admin clients keep the programs.
+  // Call before run().
+  void setPacketRouter(PacketRouterFactory factory);
   // Serves another program (e.g. QEMU) beside the main one; call before run().
   void addProgram(const Program& program);
 

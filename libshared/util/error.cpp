@@ -71,10 +71,21 @@ Error Error::argumentUnsupported(ErrorDomain d, std::string detail) {
   return make(ErrorCode::ArgumentUnsupported, d, "argument unsupported: %s", "argument unsupported",
               std::move(detail));
 }
+// virReportInvalidArg: the text is the whole message (no "invalid
+// argument: " prefix), str1 the function, str2 the argument's name.
+Error Error::invalidArgIn(ErrorDomain d, std::string_view function, std::string_view argName, std::string message) {
+  Error e;
+  e.code = ErrorCode::InvalidArg;
+  e.domain = d;
+  e.message = std::move(message);
+  e.str1 = std::string(function);
+  e.str2 = std::string(argName);
+  return e;
+}
 Error Error::unsupportedFlags(ErrorDomain d, unsigned flags, std::string_view function) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "unsupported flags (0x%x) in function ", flags);
-  return invalidArg(d, std::string(buf) + std::string(function));
+  return invalidArgIn(d, function, "flags", std::string(buf) + std::string(function));
 }
 Error Error::systemError(ErrorDomain d, int err, std::string detail) {
   Error e;

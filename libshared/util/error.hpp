@@ -109,6 +109,7 @@ struct Error {
   static Error configUnsupported(ErrorDomain d, std::string detail);
   static Error argumentUnsupported(ErrorDomain d, std::string detail);
   static Error unsupportedFlags(ErrorDomain d, unsigned flags, std::string_view function);
+  static Error invalidArgIn(ErrorDomain d, std::string_view function, std::string_view argName, std::string message);
   static Error systemError(ErrorDomain d, int err, std::string detail);
   static Error noConnect(ErrorDomain d, std::string detail);
   static Error rpc(ErrorDomain d, std::string message);

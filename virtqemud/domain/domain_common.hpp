@@ -22,7 +22,7 @@ inline constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvSuspen
 inline constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0, kDetailBooted = 0,
                      kDetailPaused = 0, kDetailUnpaused = 0, kDetailStoppedShutdown = 0, kDetailDestroyed = 1,
                      kDetailFailed = 5, kDetailShutdownGuest = 1, kDetailShutdownHost = 2;
-inline constexpr int kDetailStartedFromSnapshot = 3, kDetailSuspendedFromSnapshot = 5,
+inline constexpr int kDetailStartedFromSnapshot = 3, kDetailSuspendedFromSnapshot = 5, kDetailResumedFromSnapshot = 2,
                      kDetailStoppedFromSnapshot = 6, kDetailDefinedFromSnapshot = 3;
 
 // startDomain flags: VIR_DOMAIN_START_PAUSED, and ours for a start that

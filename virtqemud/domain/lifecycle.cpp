@@ -378,7 +378,8 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   (void)saveStatus(*view, *rt);
   if (fromSnapshot) {
     events_->domainLifecycle(handleOf(*view), kEvStarted, kDetailStartedFromSnapshot);
-    if (paused) events_->domainLifecycle(handleOf(*view), kEvSuspended, kDetailSuspendedFromSnapshot);
+    events_->domainLifecycle(handleOf(*view), paused ? kEvSuspended : kEvResumed,
+                             paused ? kDetailSuspendedFromSnapshot : kDetailResumedFromSnapshot);
     return *view;
   }
   // As libvirt: QEMU's RESUME after `cont` is reported first, then the start.

@@ -88,13 +88,15 @@ Result<std::vector<std::string>> QemuDriver::snapshotNodes(Runtime& rt, const co
 Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags) {
   constexpr unsigned kKnown = kCreateRedefine | kCreateCurrent | kCreateNoMetadata | kCreateHalt | kCreateDiskOnly |
                               kCreateReuseExt | kCreateQuiesce | kCreateAtomic | kCreateLive | kCreateValidate;
-  if (flags & ~kKnown) return Error::unsupportedFlags(kErr, flags, "qemuDomainSnapshotCreateXML");
+  if (flags & ~kKnown) return Error::unsupportedFlags(kErr, flags, "qemuSnapshotCreateXML");
   if ((flags & kCreateQuiesce) && !(flags & kCreateDiskOnly))
-    return Error::invalidArg(kErr, "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE' requires flag "
-                                   "'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY'");
+    return Error::invalidArgIn(kErr, "qemuSnapshotCreateXML", "flags",
+                               "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE' requires flag "
+                               "'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY'");
   if ((flags & kCreateLive) && (flags & kCreateRedefine))
-    return Error::invalidArg(kErr, "Flags 'VIR_DOMAIN_SNAPSHOT_CREATE_LIVE' and "
-                                   "'VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE' are mutually exclusive");
+    return Error::invalidArgIn(kErr, "qemuSnapshotCreateXML", "flags",
+                               "Flags 'VIR_DOMAIN_SNAPSHOT_CREATE_LIVE' and "
+                               "'VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE' are mutually exclusive");
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
   if (!v->persistent && (flags & kCreateHalt))
@@ -181,11 +183,11 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
   }
   if (!(flags & kCreateNoMetadata)) {
     if (auto cur = tree.current()) def.parentName = *cur;
-    // Names are checked before the images are touched.
-    if (tree.contains(def.name))
-      return Error::make(ErrorCode::OperationInvalid, conf::kFromDomainSnapshot,
-                         "Requested operation is not valid: %s", "Requested operation is not valid",
-                         "domain moment " + def.name + " already exists");
+    // Names are checked (with the tree's own error) before any image changes.
+    if (tree.contains(def.name)) {
+      objects::SnapshotTree probe = tree;
+      if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
+    }
   }
 
   if (active) {
@@ -236,10 +238,11 @@ Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, c
   }
   if (!(flags & kCreateNoMetadata)) {
     if (auto cur = tree.current()) def.parentName = *cur;
-    if (tree.contains(def.name))
-      return Error::make(ErrorCode::OperationInvalid, conf::kFromDomainSnapshot,
-                         "Requested operation is not valid: %s", "Requested operation is not valid",
-                         "domain moment " + def.name + " already exists");
+    // Names are checked (with the tree's own error) before any image changes.
+    if (tree.contains(def.name)) {
+      objects::SnapshotTree probe = tree;
+      if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
+    }
   }
   SV_TRY_VOID(createExternalSnapshotDisks(uuid, def, flags));
   const std::string name = def.name;
@@ -267,10 +270,11 @@ Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, c
 }
 
 Result<void> QemuDriver::revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags) {
-  if (flags & ~0xfu) return Error::unsupportedFlags(kErr, flags, "qemuDomainRevertToSnapshot");
+  if (flags & ~0xfu) return Error::unsupportedFlags(kErr, flags, "qemuSnapshotRevert");
   if ((flags & kRevertRunning) && (flags & kRevertPaused))
-    return Error::invalidArg(kErr, "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
-                                   "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive");
+    return Error::invalidArgIn(kErr, "qemuSnapshotRevert", "flags",
+                               "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
+                               "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive");
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
   objects::SnapshotDefPtr snap;
@@ -349,7 +353,8 @@ Result<void> QemuDriver::revertToSnapshot(const conf::Uuid& uuid, const std::str
         // from the snapshot; keep that shape for event consumers.
         events_->domainLifecycle(handleOf(*nv), kEvStopped, kDetailStoppedFromSnapshot);
         events_->domainLifecycle(handleOf(*nv), kEvStarted, kDetailStartedFromSnapshot);
-        if (wantPaused) events_->domainLifecycle(handleOf(*nv), kEvSuspended, kDetailSuspendedFromSnapshot);
+        events_->domainLifecycle(handleOf(*nv), wantPaused ? kEvSuspended : kEvResumed,
+                                 wantPaused ? kDetailSuspendedFromSnapshot : kDetailResumedFromSnapshot);
       }
     }
   } else if (snapHasMemory) {
@@ -403,17 +408,19 @@ Result<void> QemuDriver::revertStartFromSnapshot(const conf::Uuid& uuid, const c
   if (nv) {
     (void)saveStatus(*nv, *rt);
     events_->domainLifecycle(handleOf(*nv), kEvStarted, kDetailStartedFromSnapshot);
-    if (wantPaused) events_->domainLifecycle(handleOf(*nv), kEvSuspended, kDetailSuspendedFromSnapshot);
+    events_->domainLifecycle(handleOf(*nv), wantPaused ? kEvSuspended : kEvResumed,
+                             wantPaused ? kDetailSuspendedFromSnapshot : kDetailResumedFromSnapshot);
   }
   return {};
 }
 
 Result<void> QemuDriver::deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags) {
   if (flags & ~(kDeleteChildren | kDeleteMetadataOnly | kDeleteChildrenOnly))
-    return Error::unsupportedFlags(kErr, flags, "qemuDomainSnapshotDelete");
+    return Error::unsupportedFlags(kErr, flags, "qemuSnapshotDelete");
   if ((flags & kDeleteChildren) && (flags & kDeleteChildrenOnly))
-    return Error::invalidArg(kErr, "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "
-                                   "'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive");
+    return Error::invalidArgIn(kErr, "qemuSnapshotDelete", "flags",
+                               "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "
+                               "'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive");
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
   objects::SnapshotTree tree;

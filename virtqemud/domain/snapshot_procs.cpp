@@ -104,6 +104,9 @@ void QemuDriver::bindSnapshots(rpc::Program& p) {
     auto lock = jobLock(v->def->uuid);
     std::lock_guard jl(*lock);
     SV_TRY_VOID(revertToSnapshot(v->def->uuid, a.snap.name, a.flags));
+    // As libvirt: the configuration came back from the snapshot, last.
+    if (auto now = domains_.findByUuid(v->def->uuid); now && now->persistent)
+      events_->domainLifecycle(handleOf(*now), kEvDefined, kDetailDefinedFromSnapshot);
     return Void{};
   });
   p.bind(kDomainSnapshotDelete, [this](ConnContext&, SnapFlagsArg&& a) -> Result<Void> {

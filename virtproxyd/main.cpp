@@ -1,0 +1,3 @@
+#include "proxy_daemon.hpp"
+
+int main(int argc, char** argv) { return splitvirt::proxy::runProxy(argc, argv); }
