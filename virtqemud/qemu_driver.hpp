@@ -97,6 +97,17 @@ class QemuDriver final : public daemon::Driver {
   std::string unlinkJournalPath(const std::string& domName) const;
   void unlinkImages(const std::string& domName, const std::vector<std::string>& files);
   void finishPendingUnlinks(const conf::Uuid& uuid, const std::string& domName);
+  // domain/snapshot_external_revert.cpp: a revert's plan, kept on disk
+  // until it is done (<snapshotDir>/<dom>/.revert-pending).
+  struct RevertJournal {
+    std::string snapshot;
+    std::vector<std::string> overlays, discard;
+  };
+  Result<void> finishExternalRevert(const conf::Uuid& uuid, const RevertJournal& j);
+  std::string revertJournalPath(const std::string& domName) const;
+  Result<void> writeRevertJournal(const std::string& domName, const RevertJournal& j);
+  void rollBackRevert(const conf::Uuid& uuid, const std::string& domName);
+  void resumeSnapshotRevert(const conf::Uuid& uuid, const std::string& domName);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

@@ -8,10 +8,13 @@
 #include "domain/domain_common.hpp"
 #include "domain/runtime.hpp"
 #include "snapshot/image_graph.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
 
 #include <sys/stat.h>
 
 #include <ctime>
+#include <sstream>
 
 namespace splitvirt::qemu {
 
@@ -45,53 +48,12 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
   if (v->active()) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   v = domains_.findByUuid(uuid);
 
-  // New overlays named after the time, on the snapshot's images.
-  long long stamp = static_cast<long long>(std::time(nullptr));
-  std::vector<conf::SnapshotDiskDef> overlays;
-  auto newDef = std::make_shared<conf::DomainDef>(*snap->dom);
-  for (;; ++stamp) {
-    bool clash = false;
-    for (auto& disk : newDef->disks) {
-      if (!disk.sourcePath || disk.readonly || disk.device != conf::DiskDevice::Disk) continue;
-      struct stat st {};
-      if (::stat(conf::defaultExternalSnapshotPath(*disk.sourcePath, std::to_string(stamp)).c_str(), &st) == 0)
-        clash = true;
-    }
-    if (!clash) break;
-  }
-  std::vector<std::string> created;
-  auto undo = [&created] {
-    for (auto& f : created) ::unlink(f.c_str());
-  };
-  for (auto& disk : newDef->disks) {
-    if (!disk.sourcePath || disk.readonly || disk.device != conf::DiskDevice::Disk) continue;
-    const std::string image = *disk.sourcePath;
-    const std::string path = conf::defaultExternalSnapshotPath(image, std::to_string(stamp));
-    if (auto r = createOverlay(path, image, disk.driverType.value_or("raw"), std::nullopt); !r) {
-      undo();
-      return r.error();
-    }
-    created.push_back(path);
-    conf::SnapshotDiskDef sd;
-    sd.name = disk.targetDev;
-    sd.snapshot = conf::SnapshotLocation::External;
-    sd.format = "qcow2";
-    sd.path = path;
-    overlays.push_back(sd);
-    disk.sourcePath = path;
-    disk.driverType = "qcow2";
-  }
-
   // What the guest was writing is discarded: its active layers, unless a
   // snapshot still records one as its image (or it is not ours to remove).
   std::vector<std::string> discard;
   {
-    auto files = snapshotImageFiles(tree, *v);
-    auto graph = scanImages(files);
-    if (!graph) {
-      undo();
-      return graph.error();
-    }
+    auto graph = scanImages(snapshotImageFiles(tree, *v));
+    if (!graph) return graph.error();
     for (auto& disk : v->def->disks) {
       if (!disk.sourcePath || !graph->backingOf(*disk.sourcePath)) continue;
       const std::string& a = *disk.sourcePath;
@@ -103,23 +65,84 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
     }
   }
 
+  // New overlays named after the time, on the snapshot's images.
+  long long stamp = static_cast<long long>(std::time(nullptr));
+  auto newDef = std::make_shared<conf::DomainDef>(*snap->dom);
+  auto eligible = [](const conf::DiskDef& d) {
+    return d.sourcePath && !d.readonly && d.device == conf::DiskDevice::Disk;
+  };
+  for (;; ++stamp) {
+    bool clash = false;
+    for (auto& disk : newDef->disks) {
+      struct stat st {};
+      if (eligible(disk) &&
+          ::stat(conf::defaultExternalSnapshotPath(*disk.sourcePath, std::to_string(stamp)).c_str(), &st) == 0)
+        clash = true;
+    }
+    if (!clash) break;
+  }
+  RevertJournal journal{name, {}, discard};
+  for (auto& disk : newDef->disks) {
+    if (!eligible(disk)) continue;
+    journal.overlays.push_back(conf::defaultExternalSnapshotPath(*disk.sourcePath, std::to_string(stamp)));
+  }
+  // Written before any file exists: a restart rolls back or finishes.
+  SV_TRY_VOID(writeRevertJournal(v->def->name, journal));
+  size_t i = 0;
+  for (auto& disk : newDef->disks) {
+    if (!eligible(disk)) continue;
+    const std::string& path = journal.overlays[i++];
+    if (auto r = createOverlay(path, *disk.sourcePath, disk.driverType.value_or("raw"), std::nullopt); !r) {
+      rollBackRevert(uuid, v->def->name);
+      return r.error();
+    }
+    disk.sourcePath = path;
+    disk.driverType = "qcow2";
+  }
   if (auto r = savePersistentDef(uuid, newDef); !r) {
-    undo();
+    rollBackRevert(uuid, v->def->name);
     return r;
   }
+  SV_TRY_VOID(finishExternalRevert(uuid, journal));
 
+  if (flags & (kRevertRunning | kRevertPaused)) {
+    auto r = startDomain(uuid, kStartFromSnapshot | ((flags & kRevertPaused) ? kStartPaused : 0));
+    if (!r) return r.error();
+  }
+  return {};
+}
+
+// Metadata and discards of a revert whose overlays and definition are in
+// place: S current, its overlays recorded, the old current layer removed.
+Result<void> QemuDriver::finishExternalRevert(const conf::Uuid& uuid, const RevertJournal& j) {
+  auto v = domains_.findByUuid(uuid);
+  if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
+  std::lock_guard lk(snapMutex_);
+  objects::SnapshotTree tree = snapTrees_[uuid];
+  auto snap = tree.find(j.snapshot);
+  if (!snap || !snap->dom) return objects::noDomainSnapshot(kErr, j.snapshot);
+  std::vector<conf::SnapshotDiskDef> overlays;
+  size_t i = 0;
+  for (auto& disk : snap->dom->disks) {
+    if (!disk.sourcePath || disk.readonly || disk.device != conf::DiskDevice::Disk || i >= j.overlays.size()) continue;
+    conf::SnapshotDiskDef sd;
+    sd.name = disk.targetDev;
+    sd.snapshot = conf::SnapshotLocation::External;
+    sd.format = "qcow2";
+    sd.path = j.overlays[i++];
+    overlays.push_back(sd);
+  }
   objects::SnapshotChanges changes;
   // The previous current snapshot's revert overlays were the discarded layer.
-  if (auto cur = tree.currentDef(); cur && !cur->revertDisks.empty() && cur->name != name) {
+  if (auto cur = tree.currentDef(); cur && !cur->revertDisks.empty() && cur->name != j.snapshot) {
     auto copy = std::make_shared<conf::SnapshotDef>(*cur);
     copy->revertDisks.clear();
-    auto r = tree.replace(copy);
-    if (r) changes.merge(*r);
+    if (auto r = tree.replace(copy)) changes.merge(*r);
   }
-  auto updated = std::make_shared<conf::SnapshotDef>(*tree.find(name));
-  if (!tree.children(name).empty())
+  auto updated = std::make_shared<conf::SnapshotDef>(*snap);
+  if (!tree.children(j.snapshot).empty()) {
     updated->revertDisks = overlays;
-  else {
+  } else {
     updated->revertDisks.clear();
     for (auto& o : overlays)
       for (auto& d : updated->disks)
@@ -128,20 +151,84 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
   auto replaced = tree.replace(updated);
   if (!replaced) return replaced.error();
   changes.merge(*replaced);
-  changes.merge(tree.setCurrent(name));
-  {
-    std::lock_guard lk(snapMutex_);
-    if (auto r = snapStore_->apply(v->def->name, uuid, tree, changes); !r)
-      return Error::internal(kErr, "unable to save metadata for snapshot " + name);
-    snapTrees_[uuid] = tree;
-  }
-  unlinkImages(v->def->name, discard);
-
-  if (flags & (kRevertRunning | kRevertPaused)) {
-    auto r = startDomain(uuid, kStartFromSnapshot | ((flags & kRevertPaused) ? kStartPaused : 0));
-    if (!r) return r.error();
-  }
+  changes.merge(tree.setCurrent(j.snapshot));
+  if (auto r = snapStore_->apply(v->def->name, uuid, tree, changes); !r)
+    return Error::internal(kErr, "unable to save metadata for snapshot " + j.snapshot);
+  snapTrees_[uuid] = tree;
+  // Still somebody's image (a snapshot's, or the guest's): kept. Overlay
+  // records (<disks>) of the old current snapshot may name it; libvirt
+  // removes the file all the same.
+  auto v2 = domains_.findByUuid(uuid);
+  auto named = [&](const std::string& f) {
+    auto in = [&f](const conf::DomainDef& d) {
+      for (auto& disk : d.disks)
+        if (disk.sourcePath == f) return true;
+      return false;
+    };
+    if (v2 && (in(*v2->def) || (v2->newDef && in(*v2->newDef)))) return true;
+    for (auto& n : tree.topological())
+      if (auto s = tree.find(n); s && s->dom && in(*s->dom)) return true;
+    return false;
+  };
+  std::vector<std::string> gone;
+  for (auto& f : j.discard)
+    if (!named(f)) gone.push_back(f);
+  unlinkImages(v->def->name, gone);
+  ::unlink(revertJournalPath(v->def->name).c_str());
   return {};
+}
+
+std::string QemuDriver::revertJournalPath(const std::string& domName) const {
+  return snapStore_->domainDir(domName) + "/.revert-pending";
+}
+
+Result<void> QemuDriver::writeRevertJournal(const std::string& domName, const RevertJournal& j) {
+  std::string text = "snapshot " + j.snapshot + "\n";
+  for (auto& o : j.overlays) text += "overlay " + o + "\n";
+  for (auto& d : j.discard) text += "discard " + d + "\n";
+  SV_TRY_VOID(fs::makeDirs(snapStore_->domainDir(domName), 0755, kErr));
+  return fs::atomicWriteFile(revertJournalPath(domName), text, 0600, kErr);
+}
+
+// Before the definition names the new overlays, they are nobody's: remove
+// them and forget the revert.
+void QemuDriver::rollBackRevert(const conf::Uuid& uuid, const std::string& domName) {
+  auto text = fs::readFile(revertJournalPath(domName), kErr);
+  if (text) {
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("overlay ", 0) == 0) ::unlink(line.substr(8).c_str());
+  }
+  ::unlink(revertJournalPath(domName).c_str());
+}
+
+// At start: a revert the daemon did not finish is rolled back when the
+// guest's definition does not name its overlays yet, finished otherwise.
+void QemuDriver::resumeSnapshotRevert(const conf::Uuid& uuid, const std::string& domName) {
+  auto text = fs::readFile(revertJournalPath(domName), kErr);
+  if (!text) return;
+  RevertJournal j;
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("snapshot ", 0) == 0) j.snapshot = line.substr(9);
+    if (line.rfind("overlay ", 0) == 0) j.overlays.push_back(line.substr(8));
+    if (line.rfind("discard ", 0) == 0) j.discard.push_back(line.substr(8));
+  }
+  auto v = domains_.findByUuid(uuid);
+  bool switched = false;
+  if (v) {
+    const conf::DomainDef& def = v->newDef ? *v->newDef : *v->def;
+    for (auto& disk : def.disks)
+      for (auto& o : j.overlays) switched = switched || disk.sourcePath == o;
+  }
+  if (!switched) {
+    log::warn("rolling back the interrupted revert to snapshot '%s'", j.snapshot.c_str());
+    rollBackRevert(uuid, domName);
+    return;
+  }
+  log::warn("finishing the interrupted revert to snapshot '%s'", j.snapshot.c_str());
+  if (auto r = finishExternalRevert(uuid, j); !r)
+    log::error("cannot finish the revert to snapshot '%s': %s", j.snapshot.c_str(), r.error().message.c_str());
 }
 
 }  // namespace splitvirt::qemu

@@ -40,7 +40,10 @@ void QemuDriver::resumeSnapshotDeletes() {
               break;
             }
   }
-  for (auto& v : domains_.all()) finishPendingUnlinks(v.def->uuid, v.def->name);
+  for (auto& v : domains_.all()) {
+    resumeSnapshotRevert(v.def->uuid, v.def->name);
+    finishPendingUnlinks(v.def->uuid, v.def->name);
+  }
   for (auto& [uuid, name] : pending) {
     auto lock = jobLock(uuid);
     std::lock_guard jl(*lock);
