@@ -77,6 +77,7 @@ class QemuDriver final : public daemon::Driver {
   Result<void> resolveVolumeDisks(conf::DomainDef& def);
   // domain/snapshot_ops.cpp. Callers hold the domain's job lock.
   Result<std::string> createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags);
+  Result<std::string> createMemorySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags);
   Result<std::string> createDiskOnlySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags);
   Result<void> revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
   Result<void> deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);

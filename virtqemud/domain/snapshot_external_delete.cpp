@@ -190,6 +190,7 @@ Result<void> QemuDriver::deleteExternalSnapshot(const conf::Uuid& uuid, objects:
   }
 
   auto rt = v->active() ? runtime(uuid) : nullptr;
+  if (snap->memoryFile) toUnlink.push_back(*snap->memoryFile);
   for (auto& sd : snap->disks) {
     if (sd.snapshot != conf::SnapshotLocation::External) continue;
     const conf::DiskDef* snapDisk = diskNamed(*snap->dom, sd.name);

@@ -141,7 +141,7 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
   def.dom = *recorded;
   if (v->newDef) def.inactiveDom = v->newDef;
   if (flags & kCreateDiskOnly) return createDiskOnlySnapshot(uuid, std::move(def), flags);
-  if (def.memory == conf::SnapshotLocation::External) return notYetExternal();
+  if (def.memory == conf::SnapshotLocation::External) return createMemorySnapshot(uuid, std::move(def), flags);
   def.state = static_cast<conf::SnapshotState>(static_cast<int>(v->state));
   if (active && def.memory == conf::SnapshotLocation::No)
     return Error::operationUnsupported(kErr, "internal snapshot of a running VM must include the memory state");

@@ -19,6 +19,7 @@
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -175,7 +176,12 @@ struct QmpClient::Impl : std::enable_shared_from_this<QmpClient::Impl> {
   bool detached_ = false;     // the owner is gone: call no handler again
   Error closeError_ = unexpectedClose();
   std::unordered_map<uint64_t, Pending> pending_;
-  std::deque<std::string> outq_;
+  // Lines to send; a line with an fd carries it as SCM_RIGHTS (getfd).
+  struct Outgoing {
+    std::string line;
+    int fd = -1;
+  };
+  std::deque<Outgoing> outq_;
   bool writing_ = false;
   std::optional<std::promise<Result<std::string>>> greeting_{std::in_place};
   json::stream_parser parser_;
@@ -209,8 +215,21 @@ struct QmpClient::Impl : std::enable_shared_from_this<QmpClient::Impl> {
 
   static asio::awaitable<void> writeLoop(std::shared_ptr<Impl> self) {
     while (!self->outq_.empty() && !self->closed_) {
-      std::string msg = std::move(self->outq_.front());
+      Outgoing out = std::move(self->outq_.front());
       self->outq_.pop_front();
+      if (out.fd >= 0) {
+        // One small line with the descriptor attached; QEMU takes it with
+        // the command. Sent whole here, so no other line interleaves.
+        auto ec = self->sendWithFd(out.line, out.fd);
+        ::close(out.fd);
+        if (ec) {
+          if (!self->closed_) log::debug("QMP write error: %s", ec.message().c_str());
+          self->shutdown(unexpectedClose());
+          break;
+        }
+        continue;
+      }
+      std::string msg = std::move(out.line);
       auto [ec, n] = co_await asio::async_write(self->sock_, asio::buffer(msg), asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (!self->closed_) log::debug("QMP write error: %s", ec.message().c_str());
@@ -219,6 +238,41 @@ struct QmpClient::Impl : std::enable_shared_from_this<QmpClient::Impl> {
       }
     }
     self->writing_ = false;
+  }
+
+  boost::system::error_code sendWithFd(const std::string& line, int fd) {
+    const int sock = sock_.native_handle();
+    size_t off = 0;
+    bool fdSent = false;
+    while (off < line.size()) {
+      iovec iov{const_cast<char*>(line.data() + off), line.size() - off};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      if (!fdSent) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+      }
+      ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          pollfd p{sock, POLLOUT, 0};
+          ::poll(&p, 1, 1000);
+          continue;
+        }
+        return boost::system::error_code(errno, boost::system::system_category());
+      }
+      fdSent = true;
+      off += static_cast<size_t>(n);
+    }
+    return {};
   }
 
   // Splits the byte stream into JSON values (several per read, or one over many reads).
@@ -319,9 +373,10 @@ struct QmpClient::Impl : std::enable_shared_from_this<QmpClient::Impl> {
 
   // Registers the call and queues its line (monitor thread).
   void startCall(uint64_t id, std::string cmd, std::string line, std::chrono::milliseconds deadline,
-                 ReplyHandler done) {
+                 ReplyHandler done, int fd = -1) {
     Pending p{std::move(cmd), std::move(done), nullptr};
     if (closed_) {
+      if (fd >= 0) ::close(fd);
       complete(p, closeError_);
       return;
     }
@@ -332,7 +387,7 @@ struct QmpClient::Impl : std::enable_shared_from_this<QmpClient::Impl> {
     });
     pending_.emplace(id, std::move(p));
     if (log::enabled(log::Level::Debug)) log::debug("QMP send: %.*s", 512, line.c_str());
-    outq_.push_back(std::move(line));
+    outq_.push_back(Outgoing{std::move(line), fd});
     if (!writing_) {
       writing_ = true;
       asio::co_spawn(loop_.io(), writeLoop(shared_from_this()), asio::detached);
@@ -432,6 +487,11 @@ Result<std::unique_ptr<QmpClient>> QmpClient::connect(const std::string& socketP
 
 void QmpClient::executeAsync(std::string_view cmd, std::string_view argsJson, std::chrono::milliseconds deadline,
                              ReplyHandler done) {
+  executeAsyncFd(cmd, argsJson, deadline, std::move(done), -1);
+}
+
+void QmpClient::executeAsyncFd(std::string_view cmd, std::string_view argsJson, std::chrono::milliseconds deadline,
+                               ReplyHandler done, int fd) {
   json::object msg;
   msg["execute"] = cmd;
   if (!blankJson(argsJson)) {
@@ -440,6 +500,7 @@ void QmpClient::executeAsync(std::string_view cmd, std::string_view argsJson, st
     if (ec || !args.is_object()) {
       Error e = Error::internal(ErrorDomain::Qemu, "arguments of QEMU command '" + std::string(cmd) +
                                                        "' are not a JSON object: " + std::string(argsJson.substr(0, 200)));
+      if (fd >= 0) ::close(fd);
       asio::post(impl_->loop_.io(), [done = std::move(done), e = std::move(e)] { done(e); });
       return;
     }
@@ -450,8 +511,8 @@ void QmpClient::executeAsync(std::string_view cmd, std::string_view argsJson, st
   std::string line = json::serialize(msg);
   line += "\r\n";
   asio::post(impl_->loop_.io(), [impl = impl_, id, c = std::string(cmd), line = std::move(line), deadline,
-                                 done = std::move(done)]() mutable {
-    impl->startCall(id, std::move(c), std::move(line), deadline, std::move(done));
+                                 done = std::move(done), fd]() mutable {
+    impl->startCall(id, std::move(c), std::move(line), deadline, std::move(done), fd);
   });
 }
 
@@ -463,6 +524,21 @@ Result<std::string> QmpClient::execute(std::string_view cmd, std::string_view ar
   auto promise = std::make_shared<std::promise<Result<std::string>>>();
   auto future = promise->get_future();
   executeAsync(cmd, argsJson, deadline, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(deadline + kWaitSlack) != std::future_status::ready) return commandTimeout(cmd);
+  return future.get();
+}
+
+Result<std::string> QmpClient::executeWithFd(std::string_view cmd, std::string_view argsJson, int fd,
+                                             std::chrono::milliseconds deadline) {
+  if (impl_->loop_.inThisThread()) {
+    ::close(fd);
+    return Error::internal(ErrorDomain::Qemu, "cannot wait for QEMU command '" + std::string(cmd) +
+                                                  "' on the monitor thread");
+  }
+  auto promise = std::make_shared<std::promise<Result<std::string>>>();
+  auto future = promise->get_future();
+  executeAsyncFd(cmd, argsJson, deadline, [promise](Result<std::string> r) { promise->set_value(std::move(r)); },
+                 fd);
   if (future.wait_for(deadline + kWaitSlack) != std::future_status::ready) return commandTimeout(cmd);
   return future.get();
 }

@@ -63,10 +63,18 @@ class QmpClient {
   Result<std::string> execute(std::string_view cmd, std::string_view argsJson = "{}",
                               std::chrono::milliseconds deadline = std::chrono::seconds(30));
 
+  // execute() with `fd` passed along (SCM_RIGHTS), as getfd / add-fd take
+  // it. Takes ownership of `fd`.
+  Result<std::string> executeWithFd(std::string_view cmd, std::string_view argsJson, int fd,
+                                    std::chrono::milliseconds deadline = std::chrono::seconds(30));
+
   // The same without blocking: `done` runs on the monitor thread (possibly
   // before executeAsync returns, if the client is already closed).
   void executeAsync(std::string_view cmd, std::string_view argsJson, std::chrono::milliseconds deadline,
                     ReplyHandler done);
+
+  void executeAsyncFd(std::string_view cmd, std::string_view argsJson, std::chrono::milliseconds deadline,
+                      ReplyHandler done, int fd);
 
   // False once QEMU closed the monitor (or the stream broke).
   bool alive() const;
