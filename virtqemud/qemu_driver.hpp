@@ -77,6 +77,9 @@ class QemuDriver final : public daemon::Driver {
   Result<void> resolveVolumeDisks(conf::DomainDef& def);
   // domain/snapshot_ops.cpp. Callers hold the domain's job lock.
   Result<std::string> createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags);
+  Result<void> prepareNewSnapshot(const conf::Uuid& uuid, conf::SnapshotDef& def);
+  Result<void> recordNewSnapshot(const conf::Uuid& uuid, const std::string& domName, conf::SnapshotDef def,
+                                 bool clearRevertDisks);
   Result<std::string> createMemorySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags);
   Result<std::string> createDiskOnlySnapshot(const conf::Uuid& uuid, conf::SnapshotDef def, unsigned flags);
   Result<void> revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);

@@ -54,16 +54,7 @@ Result<std::string> QemuDriver::createMemorySnapshot(const conf::Uuid& uuid, con
   for (auto& sd : def.disks)
     if (sd.snapshot == conf::SnapshotLocation::Internal)
       return Error::configUnsupported(kErr, "mixing internal and external targets for a snapshot is not yet supported");
-  objects::SnapshotTree tree;
-  {
-    std::lock_guard lk(snapMutex_);
-    tree = snapTrees_[uuid];
-  }
-  if (auto cur = tree.current()) def.parentName = *cur;
-  if (tree.contains(def.name)) {
-    objects::SnapshotTree probe = tree;
-    if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
-  }
+  SV_TRY_VOID(prepareNewSnapshot(uuid, def));
   auto rt = runtime(uuid);
   if (!rt || !rt->mon) return Error::operationInvalid(kErr, "domain is not running");
 
@@ -94,24 +85,7 @@ Result<std::string> QemuDriver::createMemorySnapshot(const conf::Uuid& uuid, con
   resume();
 
   const std::string name = def.name;
-  {
-    std::lock_guard lk(snapMutex_);
-    auto& live = snapTrees_[uuid];
-    objects::SnapshotTree next = live;
-    objects::SnapshotChanges changes;
-    if (auto cur = next.currentDef(); cur && !cur->revertDisks.empty()) {
-      auto copy = std::make_shared<conf::SnapshotDef>(*cur);
-      copy->revertDisks.clear();
-      if (auto r = next.replace(copy)) changes.merge(*r);
-    }
-    auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
-    if (!added) return added.error();
-    changes.merge(*added);
-    changes.merge(next.setCurrent(name));
-    if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r)
-      return Error::internal(kErr, "unable to save metadata for snapshot " + name);
-    live = std::move(next);
-  }
+  SV_TRY_VOID(recordNewSnapshot(uuid, v->def->name, std::move(def), true));
   if (flags & kCreateHalt) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   return name;
 }

@@ -176,19 +176,7 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
     return Error::configUnsupported(kErr, "internal and full system snapshots require all disks to be selected for "
                                           "snapshot");
 
-  objects::SnapshotTree tree;
-  {
-    std::lock_guard lk(snapMutex_);
-    tree = snapTrees_[uuid];
-  }
-  if (!(flags & kCreateNoMetadata)) {
-    if (auto cur = tree.current()) def.parentName = *cur;
-    // Names are checked (with the tree's own error) before any image changes.
-    if (tree.contains(def.name)) {
-      objects::SnapshotTree probe = tree;
-      if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
-    }
-  }
+  if (!(flags & kCreateNoMetadata)) SV_TRY_VOID(prepareNewSnapshot(uuid, def));
 
   if (active) {
     auto rt = runtime(uuid);
@@ -208,20 +196,47 @@ Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std
   }
 
   const std::string name = def.name;
-  if (!(flags & kCreateNoMetadata)) {
-    std::lock_guard lk(snapMutex_);
-    auto& live = snapTrees_[uuid];
-    objects::SnapshotTree next = live;
-    auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
-    if (!added) return added.error();
-    auto changes = *added;
-    changes.merge(next.setCurrent(name));
-    if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r)
-      return Error::internal(kErr, "unable to save metadata for snapshot " + name);
-    live = std::move(next);
-  }
+  if (!(flags & kCreateNoMetadata)) SV_TRY_VOID(recordNewSnapshot(uuid, v->def->name, std::move(def), false));
   if (active && (flags & kCreateHalt)) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   return name;
+}
+
+// Before any image changes: the parent is the current snapshot, and the
+// name is checked with the tree's own error.
+Result<void> QemuDriver::prepareNewSnapshot(const conf::Uuid& uuid, conf::SnapshotDef& def) {
+  std::lock_guard lk(snapMutex_);
+  const objects::SnapshotTree& tree = snapTrees_[uuid];
+  if (auto cur = tree.current()) def.parentName = *cur;
+  if (tree.contains(def.name)) {
+    objects::SnapshotTree probe = tree;
+    if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
+  }
+  return {};
+}
+
+// The new snapshot joins the tree as the current one. After an external
+// revert the parent's revert overlay is the new snapshot's image from now
+// on (`clearRevertDisks`).
+Result<void> QemuDriver::recordNewSnapshot(const conf::Uuid& uuid, const std::string& domName, conf::SnapshotDef def,
+                                           bool clearRevertDisks) {
+  const std::string name = def.name;
+  std::lock_guard lk(snapMutex_);
+  auto& live = snapTrees_[uuid];
+  objects::SnapshotTree next = live;
+  objects::SnapshotChanges changes;
+  if (auto cur = next.currentDef(); clearRevertDisks && cur && !cur->revertDisks.empty()) {
+    auto copy = std::make_shared<conf::SnapshotDef>(*cur);
+    copy->revertDisks.clear();
+    if (auto r = next.replace(copy)) changes.merge(*r);
+  }
+  auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
+  if (!added) return added.error();
+  changes.merge(*added);
+  changes.merge(next.setCurrent(name));
+  if (auto r = snapStore_->apply(domName, uuid, next, changes); !r)
+    return Error::internal(kErr, "unable to save metadata for snapshot " + name);
+  live = std::move(next);
+  return {};
 }
 
 // Disk-only (external) snapshot: overlays, then the metadata.
@@ -231,40 +246,10 @@ Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, c
   def.state = v->active() ? conf::SnapshotState::DiskSnapshot : conf::SnapshotState::Shutoff;
   def.memory = conf::SnapshotLocation::No;
   SV_TRY_VOID(conf::alignSnapshotDisks(def, nullptr, conf::SnapshotLocation::External, true));
-  objects::SnapshotTree tree;
-  {
-    std::lock_guard lk(snapMutex_);
-    tree = snapTrees_[uuid];
-  }
-  if (!(flags & kCreateNoMetadata)) {
-    if (auto cur = tree.current()) def.parentName = *cur;
-    // Names are checked (with the tree's own error) before any image changes.
-    if (tree.contains(def.name)) {
-      objects::SnapshotTree probe = tree;
-      if (auto r = probe.add(std::make_shared<const conf::SnapshotDef>(def)); !r) return r.error();
-    }
-  }
+  if (!(flags & kCreateNoMetadata)) SV_TRY_VOID(prepareNewSnapshot(uuid, def));
   SV_TRY_VOID(createExternalSnapshotDisks(uuid, def, flags));
   const std::string name = def.name;
-  if (!(flags & kCreateNoMetadata)) {
-    std::lock_guard lk(snapMutex_);
-    auto& live = snapTrees_[uuid];
-    objects::SnapshotTree next = live;
-    objects::SnapshotChanges changes;
-    // The new snapshot's image is the parent's revert overlay from now on.
-    if (auto cur = next.currentDef(); cur && !cur->revertDisks.empty()) {
-      auto copy = std::make_shared<conf::SnapshotDef>(*cur);
-      copy->revertDisks.clear();
-      if (auto r = next.replace(copy)) changes.merge(*r);
-    }
-    auto added = next.add(std::make_shared<const conf::SnapshotDef>(std::move(def)));
-    if (!added) return added.error();
-    changes.merge(*added);
-    changes.merge(next.setCurrent(name));
-    if (auto r = snapStore_->apply(v->def->name, uuid, next, changes); !r)
-      return Error::internal(kErr, "unable to save metadata for snapshot " + name);
-    live = std::move(next);
-  }
+  if (!(flags & kCreateNoMetadata)) SV_TRY_VOID(recordNewSnapshot(uuid, v->def->name, std::move(def), true));
   if (v->active() && (flags & kCreateHalt)) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   return name;
 }
