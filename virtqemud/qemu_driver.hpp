@@ -85,6 +85,10 @@ class QemuDriver final : public daemon::Driver {
   Result<void> revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
   Result<void> deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags);
   Result<void> revertStartFromSnapshot(const conf::Uuid& uuid, const conf::SnapshotDef& snap, bool wantPaused);
+  Result<void> finishSnapshotStart(const conf::Uuid& uuid, bool wantPaused);
+  // domain/snapshot_memory.cpp: QEMU started paused with the state of
+  // `memoryFile` loaded (no state change or event recorded yet).
+  Result<void> startFromMemoryFile(const conf::Uuid& uuid, const std::string& memoryFile);
   Result<std::vector<std::string>> snapshotNodes(Runtime& rt, const conf::SnapshotDef& snap,
                                                  const conf::DomainDef& dom);
   void loadSnapshots();
@@ -106,6 +110,9 @@ class QemuDriver final : public daemon::Driver {
   struct RevertJournal {
     std::string snapshot;
     std::vector<std::string> overlays, discard;
+    // Online revert: the guest is started from the snapshot's memory state
+    // and then runs ("running") or stays paused ("paused"); "" = offline.
+    std::string start;
   };
   Result<void> finishExternalRevert(const conf::Uuid& uuid, const RevertJournal& j);
   std::string revertJournalPath(const std::string& domName) const;

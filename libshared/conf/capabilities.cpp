@@ -219,7 +219,8 @@ void formatGuest(Out& o, const GuestCaps& g) {
 
 std::vector<GuestFeature> GuestCaps::qemuFeaturesFor(const std::string& arch) {
   // Printed in libvirt's enum order: pae nonpae ia64_be acpi apic
-  // cpuselection deviceboot disksnapshot.
+  // cpuselection deviceboot disksnapshot externalSnapshot. The last is
+  // libvirt >= 9.9's sign that reverting to external snapshots works.
   std::vector<GuestFeature> f;
   bool x86 = arch == "i686" || arch == "x86_64";
   if (arch == "i686") {
@@ -233,6 +234,7 @@ std::vector<GuestFeature> GuestCaps::qemuFeaturesFor(const std::string& arch) {
   f.push_back({"cpuselection", {}, {}});
   f.push_back({"deviceboot", {}, {}});
   f.push_back({"disksnapshot", true, false});
+  f.push_back({"externalSnapshot", {}, {}});
   return f;
 }
 

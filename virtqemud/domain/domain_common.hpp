@@ -34,6 +34,8 @@ inline constexpr unsigned kStartFromSnapshot = 1u << 16;
 // paused/starting-up): a snapshot revert loads the state first, then
 // finishes with finishSnapshotStart().
 inline constexpr unsigned kStartNoResume = 1u << 17;
+// QEMU starts with `-incoming defer`, waiting for a memory state to load.
+inline constexpr unsigned kStartIncoming = 1u << 18;
 
 inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
   return {v.def->name, v.def->uuid, v.id};

@@ -25,7 +25,7 @@ Result<void> saveDomainStatus(const std::string& dir, const DomainStatus& s) {
     << "state=" << s.state << "\n"
     << "reason=" << s.reason << "\n"
     << "persistent=" << (s.persistent ? 1 : 0) << "\n"
-    << kSeparator << s.liveXml;
+    << (s.starting ? "starting=1\n" : "") << kSeparator << s.liveXml;
   // The run dir is volatile (tmpfs on real hosts): atomic, not fsync'ed.
   std::string path = dir + "/" + s.name + ".status";
   std::string tmp = path + std::string(fs::kTempSuffix);
@@ -78,6 +78,7 @@ std::vector<DomainStatus> loadDomainStatuses(const std::string& dir) {
         else if (k == "dir") s.domainDir = v;
         else if (k == "log") s.logPath = v;
         else if (k == "state") s.state = std::stoi(v);
+        else if (k == "starting") s.starting = v == "1";
         else if (k == "reason") s.reason = std::stoi(v);
         else if (k == "persistent") s.persistent = v == "1";
       } catch (...) {

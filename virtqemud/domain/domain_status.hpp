@@ -21,6 +21,9 @@ struct DomainStatus {
   int state = 0;
   int reason = 0;
   bool persistent = true;
+  // QEMU is spawned but the start has not got as far as the monitor: a
+  // daemon that died then left a half-started process (killed at restart).
+  bool starting = false;
   std::string liveXml;  // the running definition
 };
 

@@ -283,6 +283,7 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   opts.logFilePath = rt->logPath;
   opts.domainDir = rt->domainDir;
   opts.startPaused = true;
+  opts.incomingDefer = flags & kStartIncoming;
   opts.kvmAvailable = ::access("/dev/kvm", R_OK | W_OK) == 0;
   // <disk type='volume'>: virtstoraged says which file or device it is; the
   // live XML keeps naming the pool and volume.
@@ -314,12 +315,29 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
   }
   rt->pid = *pid;
   const double tSpawned = ms();
+  {
+    // Until the guest is registered a restarted daemon must be able to find
+    // (and kill) this process.
+    DomainStatus s;
+    s.name = name;
+    s.id = id;
+    s.pid = rt->pid;
+    s.monitorPath = rt->monitorPath;
+    s.domainDir = rt->domainDir;
+    s.logPath = rt->logPath;
+    s.state = static_cast<int>(DomainState::Paused);
+    s.persistent = found->persistent;
+    s.starting = true;
+    s.liveXml = conf::formatDomainDef(*def, 0, id);
+    (void)saveDomainStatus(statusDir_, s);
+  }
 
   auto fail = [&](Error e) -> Error {
     releaseVncPorts(rt->vncPorts);
     rt->stopping = true;
     rt->mon.reset();
     terminateProcess(rt->pid, std::chrono::seconds(2), std::chrono::seconds(5));
+    removeDomainStatus(statusDir_, name);
     ::unlink(rt->monitorPath.c_str());
     ::rmdir(rt->domainDir.c_str());
     return e;
@@ -546,6 +564,12 @@ void QemuDriver::reconnectAll() {
       liveDef = std::make_shared<const conf::DomainDef>(std::move(*parsed));
     }
     bool alive = processMatches(s.pid, "guest=" + s.name);
+    if (alive && s.starting) {
+      log::warn("domain %s (pid %d) was left half-started by the last run: killing it", s.name.c_str(),
+                static_cast<int>(s.pid));
+      terminateProcess(s.pid, std::chrono::seconds(2), std::chrono::seconds(5));
+      alive = false;
+    }
     if (!alive || (!v && !liveDef)) {
       log::warn("domain %s (pid %d) is gone since the last run", s.name.c_str(), static_cast<int>(s.pid));
       if (liveDef) releaseNetworkPorts(*liveDef);

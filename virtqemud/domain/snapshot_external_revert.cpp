@@ -5,15 +5,30 @@
 // discarded. When S has children, their chains still need S's own overlay,
 // so the new overlays are kept in S's <revertDisks>; otherwise they become
 // S's <disks>.
+//
+// A full system snapshot (state running or paused) is reverted online: a
+// new QEMU on the new overlays loads S's memory file (-incoming defer +
+// migrate-incoming) before anything of the old state is discarded, then
+// runs or stays paused. The overlays are made before QEMU starts, so S's
+// own images are never opened for writing.
+//
+// Crash safety: the plan is written to .revert-pending before any file
+// exists. A restart rolls back while the definition does not name the new
+// overlays yet, and finishes once it does, waiting for (or redoing) the
+// memory load of an online revert.
 #include "domain/domain_common.hpp"
 #include "domain/runtime.hpp"
+#include "monitor/qmp_migration.hpp"
 #include "snapshot/image_graph.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <ctime>
+#include <optional>
 #include <sstream>
 
 namespace splitvirt::qemu {
@@ -34,8 +49,17 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
   }
   auto snap = tree.find(name);
   if (!snap || !snap->dom) return objects::noDomainSnapshot(kErr, name);
-  if (snap->state == conf::SnapshotState::Running || snap->state == conf::SnapshotState::Paused)
-    return Error::configUnsupported(kErr, "revert to an external snapshot with memory state is not supported yet");
+  // A full system snapshot is reverted online: QEMU starts from its memory
+  // state (when it has one) on the new overlays, then runs or stays paused.
+  const bool online = snap->state == conf::SnapshotState::Running || snap->state == conf::SnapshotState::Paused;
+  const bool wantPaused = !(flags & kRevertRunning) &&
+                          (snap->state == conf::SnapshotState::Paused || (flags & kRevertPaused));
+  std::optional<std::string> memoryFile;
+  if (online && snap->memory == conf::SnapshotLocation::External && snap->memoryFile) {
+    memoryFile = *snap->memoryFile;
+    if (::access(memoryFile->c_str(), R_OK) != 0)
+      return Error::systemError(kErr, errno, "cannot open file '" + *memoryFile + "'");
+  }
   for (auto& disk : snap->dom->disks)
     if (disk.sourcePath && disk.type != conf::DiskType::File)
       return Error::operationUnsupported(kErr, "source disk for '" + disk.targetDev +
@@ -47,6 +71,7 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
 
   if (v->active()) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   v = domains_.findByUuid(uuid);
+  const std::shared_ptr<const conf::DomainDef> oldDef = v->def;
 
   // What the guest was writing is discarded: its active layers, unless a
   // snapshot still records one as its image (or it is not ours to remove).
@@ -81,7 +106,7 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
     }
     if (!clash) break;
   }
-  RevertJournal journal{name, {}, discard};
+  RevertJournal journal{name, {}, discard, online ? (wantPaused ? "paused" : "running") : ""};
   for (auto& disk : newDef->disks) {
     if (!eligible(disk)) continue;
     journal.overlays.push_back(conf::defaultExternalSnapshotPath(*disk.sourcePath, std::to_string(stamp)));
@@ -103,8 +128,25 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
     rollBackRevert(uuid, v->def->name);
     return r;
   }
+  if (online) {
+    // The state is loaded before anything of the old one is discarded: a
+    // failed load puts the old definition back and drops the new overlays.
+    auto start = [&]() -> Result<void> {
+      if (memoryFile) return startFromMemoryFile(uuid, *memoryFile);
+      auto r = startDomain(uuid, kStartPaused | kStartNoResume);  // no state saved: a cold boot
+      if (!r) return r.error();
+      return {};
+    };
+    auto r = start();
+    if (!r) {
+      (void)savePersistentDef(uuid, oldDef);
+      rollBackRevert(uuid, v->def->name);
+      return r;
+    }
+  }
   SV_TRY_VOID(finishExternalRevert(uuid, journal));
 
+  if (online) return finishSnapshotStart(uuid, wantPaused);
   if (flags & (kRevertRunning | kRevertPaused)) {
     auto r = startDomain(uuid, kStartFromSnapshot | ((flags & kRevertPaused) ? kStartPaused : 0));
     if (!r) return r.error();
@@ -184,6 +226,7 @@ std::string QemuDriver::revertJournalPath(const std::string& domName) const {
 
 Result<void> QemuDriver::writeRevertJournal(const std::string& domName, const RevertJournal& j) {
   std::string text = "snapshot " + j.snapshot + "\n";
+  if (!j.start.empty()) text += "start " + j.start + "\n";
   for (auto& o : j.overlays) text += "overlay " + o + "\n";
   for (auto& d : j.discard) text += "discard " + d + "\n";
   SV_TRY_VOID(fs::makeDirs(snapStore_->domainDir(domName), 0755, kErr));
@@ -213,6 +256,7 @@ void QemuDriver::resumeSnapshotRevert(const conf::Uuid& uuid, const std::string&
     if (line.rfind("snapshot ", 0) == 0) j.snapshot = line.substr(9);
     if (line.rfind("overlay ", 0) == 0) j.overlays.push_back(line.substr(8));
     if (line.rfind("discard ", 0) == 0) j.discard.push_back(line.substr(8));
+    if (line.rfind("start ", 0) == 0) j.start = line.substr(6);
   }
   auto v = domains_.findByUuid(uuid);
   bool switched = false;
@@ -227,8 +271,44 @@ void QemuDriver::resumeSnapshotRevert(const conf::Uuid& uuid, const std::string&
     return;
   }
   log::warn("finishing the interrupted revert to snapshot '%s'", j.snapshot.c_str());
-  if (auto r = finishExternalRevert(uuid, j); !r)
+  auto lock = jobLock(uuid);
+  std::lock_guard jl(*lock);
+  // An online revert: the QEMU the dead daemon started may still be taking
+  // in the memory state; when it is gone or never got it, the load is done
+  // again from the file.
+  std::optional<std::string> memoryFile;
+  if (!j.start.empty()) {
+    std::lock_guard lk(snapMutex_);
+    if (auto s = snapTrees_[uuid].find(j.snapshot); s && s->memory == conf::SnapshotLocation::External)
+      memoryFile = s->memoryFile;
+  }
+  bool loaded = false;
+  if (!j.start.empty() && v->active()) {
+    auto rt = runtime(uuid);
+    auto r = rt && rt->mon ? waitIncomingMigration(*rt->mon, std::chrono::minutes(10))
+                           : Result<void>(Error::internal(kErr, "no monitor"));
+    if (r) {
+      loaded = true;
+      log::info("domain '%s' holds the memory state of snapshot '%s'", domName.c_str(), j.snapshot.c_str());
+    } else {
+      log::warn("the memory state of snapshot '%s' did not load: %s", j.snapshot.c_str(), r.error().message.c_str());
+      finishStop(uuid, kShutoffFailed, -1);
+    }
+  }
+  if (!j.start.empty() && !loaded) {
+    auto r = memoryFile ? startFromMemoryFile(uuid, *memoryFile)
+                        : Result<void>(Error::operationFailed(kErr, "the snapshot has no memory file"));
+    loaded = static_cast<bool>(r);
+    if (!r) log::error("cannot start domain '%s' from snapshot '%s': %s", domName.c_str(), j.snapshot.c_str(),
+                       r.error().message.c_str());
+  }
+  if (auto r = finishExternalRevert(uuid, j); !r) {
     log::error("cannot finish the revert to snapshot '%s': %s", j.snapshot.c_str(), r.error().message.c_str());
+    return;
+  }
+  if (loaded)
+    if (auto r = finishSnapshotStart(uuid, j.start == "paused"); !r)
+      log::error("cannot resume domain '%s': %s", domName.c_str(), r.error().message.c_str());
 }
 
 }  // namespace splitvirt::qemu

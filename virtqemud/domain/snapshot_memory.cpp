@@ -1,18 +1,16 @@
 // External snapshots with memory state (--memspec): the vCPUs stop (unless
 // VIR_DOMAIN_SNAPSHOT_CREATE_LIVE), the guest's RAM goes to the memory file
-// as a QEMU migration stream over a descriptor passed with getfd (QEMU runs
-// with -sandbox spawn=deny, so no exec: migration), then the disks get
-// their overlays and the guest runs on. The file holds the raw migration
-// stream, not libvirt's save-image header.
+// (monitor/qmp_migration), then the disks get their overlays and the guest
+// runs on.
 #include "domain/domain_common.hpp"
 #include "domain/runtime.hpp"
 #include "monitor/qmp_jobs.hpp"
+#include "monitor/qmp_migration.hpp"
+#include "process/spawn.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 
 namespace splitvirt::qemu {
 
@@ -22,25 +20,6 @@ using objects::DomainView;
 namespace {
 
 constexpr unsigned kCreateHalt = 8, kCreateLive = 256;
-
-Result<void> migrateToFile(QmpClient& mon, const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::systemError(kErr, errno, "Failed to create file '" + path + "'");
-  SV_TRY_VOID(mon.executeWithFd("getfd", JsonArgs().str("fdname", "snapshot-memory").json(), fd));
-  SV_TRY_VOID(mon.execute("migrate", JsonArgs().str("uri", "fd:snapshot-memory").json()));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  while (std::chrono::steady_clock::now() < until) {
-    auto r = mon.execute("query-migrate", "{}");
-    if (!r) return r.error();
-    if (r->find("\"completed\"") != std::string::npos) return {};
-    if (r->find("\"failed\"") != std::string::npos || r->find("\"cancelled\"") != std::string::npos)
-      return Error::operationFailed(kErr, "snapshot job: failed to save the memory state: " + *r);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  (void)mon.execute("migrate_cancel", "{}");
-  return Error::make(ErrorCode::OperationTimeout, kErr, "operation timed out: %s", "operation timed out",
-                     "saving the memory state did not finish");
-}
 
 }  // namespace
 
@@ -72,7 +51,7 @@ Result<std::string> QemuDriver::createMemorySnapshot(const conf::Uuid& uuid, con
     rt->expectResume = true;
     if (!cont(*rt->mon)) rt->expectResume = false;
   };
-  if (auto r = migrateToFile(*rt->mon, *def.memoryFile); !r) {
+  if (auto r = migrateToFile(*rt->mon, *def.memoryFile, std::chrono::hours(1)); !r) {
     ::unlink(def.memoryFile->c_str());
     resume();
     return r.error();
@@ -88,6 +67,24 @@ Result<std::string> QemuDriver::createMemorySnapshot(const conf::Uuid& uuid, con
   SV_TRY_VOID(recordNewSnapshot(uuid, v->def->name, std::move(def), true));
   if (flags & kCreateHalt) finishStop(uuid, kShutoffFromSnapshot, kDetailStoppedFromSnapshot);
   return name;
+}
+
+Result<void> QemuDriver::startFromMemoryFile(const conf::Uuid& uuid, const std::string& memoryFile) {
+  auto started = startDomain(uuid, kStartPaused | kStartNoResume | kStartIncoming);
+  if (!started) return started.error();
+  auto rt = runtime(uuid);
+  Result<void> r = rt && rt->mon ? migrateFromFile(*rt->mon, memoryFile, std::chrono::hours(1))
+                                 : Result<void>(Error::internal(kErr, "guest unexpectedly quit"));
+  if (!r) {
+    Error e = r.error();
+    // A stream QEMU cannot load makes it exit; its log says why.
+    if (rt && rt->mon && !rt->mon->alive())
+      e = Error::operationFailed(kErr, "domain '" + started->def->name +
+                                           "': QEMU exited while loading the memory state: " + logTail(rt->logPath, 512));
+    finishStop(uuid, kShutoffFailed, -1);
+    return e;
+  }
+  return {};
 }
 
 }  // namespace splitvirt::qemu

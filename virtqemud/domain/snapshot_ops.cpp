@@ -271,12 +271,12 @@ Result<void> QemuDriver::revertToSnapshot(const conf::Uuid& uuid, const std::str
   if (!v->persistent && isInactiveState(snap->state) && !(flags & (kRevertRunning | kRevertPaused)))
     return Error::operationInvalid(kErr, "transient domain needs to request run or pause to revert to inactive "
                                          "snapshot");
-  if (snap->isExternal()) return revertExternalSnapshot(uuid, name, flags);
   if (!snap->dom)
     return Error::make(ErrorCode::SnapshotRevertRisky, kErr, "revert requires force: %s", "revert requires force",
                        "snapshot '" + name + "' lacks domain '" + v->def->name + "' rollback info");
   if (snap->state == conf::SnapshotState::PmSuspended)
     return Error::operationUnsupported(kErr, "qemu doesn't support reversion of snapshot taken in PMSUSPENDED state");
+  if (snap->isExternal()) return revertExternalSnapshot(uuid, name, flags);
 
   const bool wantPaused = !(flags & kRevertRunning) &&
                           (snap->state == conf::SnapshotState::Paused || (flags & kRevertPaused));
@@ -376,15 +376,28 @@ Result<void> QemuDriver::revertStartFromSnapshot(const conf::Uuid& uuid, const c
   auto nodes = snapshotNodes(*rt, snap, *snap.dom);
   Result<void> r = nodes ? snapshotLoad(*rt->mon, jobId("load"), snap.name, nodes->front(), *nodes)
                          : Result<void>(nodes.error());
-  if (r && !wantPaused) {
-    rt->expectResume = true;
-    r = cont(*rt->mon);
-    if (!r) rt->expectResume = false;
-  }
   if (!r) {
     Error e = r.error();
     finishStop(uuid, kShutoffFailed, -1);
     return e;
+  }
+  return finishSnapshotStart(uuid, wantPaused);
+}
+
+// A QEMU started with kStartNoResume that holds the snapshot's state now:
+// it runs (or stays paused), and the start is recorded and announced as
+// libvirt does for a revert.
+Result<void> QemuDriver::finishSnapshotStart(const conf::Uuid& uuid, bool wantPaused) {
+  auto rt = runtime(uuid);
+  if (!rt || !rt->mon) return Error::internal(kErr, "guest unexpectedly quit");
+  if (!wantPaused) {
+    rt->expectResume = true;
+    if (auto r = cont(*rt->mon); !r) {
+      rt->expectResume = false;
+      Error e = r.error();
+      finishStop(uuid, kShutoffFailed, -1);
+      return e;
+    }
   }
   auto nv = domains_.update(uuid, [&](DomainView& d) {
     d.state = wantPaused ? DomainState::Paused : DomainState::Running;

@@ -424,6 +424,8 @@ Result<std::vector<std::string>> buildCommandLine(const DomainDef& def, const Co
   SV_TRY_VOID(b.buildAudio());
   SV_TRY_VOID(b.buildGraphics());
   SV_TRY_VOID(b.buildVideos());
+  // libvirt's place for it: after the devices, before the balloon.
+  if (opts.incomingDefer) b.add("-incoming", "defer");
   SV_TRY_VOID(b.buildMemballoon());
   if (def.feature(Feature::Vmcoreinfo) == true) b.addDevice(JsonProps().str("driver", "vmcoreinfo"));
   b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

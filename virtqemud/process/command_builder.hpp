@@ -35,6 +35,9 @@ struct CommandOptions {
   std::string domainDir;           // per-domain runtime dir: default VNC socket <domainDir>/vnc.sock
   bool startPaused = true;         // -S: libvirt always starts paused and issues `cont` itself
   bool kvmAvailable = false;       // <domain type='kvm'> needs it; type 'qemu' => -accel tcg
+  // `-incoming defer`: QEMU waits for migrate-incoming (restoring a saved
+  // memory state) instead of booting.
+  bool incomingDefer = false;
   // One tap fd per interface of type bridge, network or ethernet, in
   // <interface> order (passed as fd=N; the caller creates the taps).
   std::vector<int> tapFds;

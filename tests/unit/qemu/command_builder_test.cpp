@@ -459,6 +459,17 @@ TEST_CASE("domainxml2argv: options") {
   CHECK(std::find(argv->begin(), argv->end(), "socket,id=charmonitor,path=/run/x,,y/monitor.sock,server=on,wait=off") !=
         argv->end());
 
+  // a restore: `-incoming defer` after the devices, before the balloon (libvirt's place)
+  o.incomingDefer = true;
+  argv = buildCommandLine(*def, o);
+  REQUIRE(argv.has_value());
+  auto inc = std::find(argv->begin(), argv->end(), "-incoming");
+  REQUIRE(inc != argv->end());
+  CHECK(*(inc + 1) == "defer");
+  auto balloon = std::find_if(argv->begin(), argv->end(),
+                              [](const std::string& a) { return a.find("virtio-balloon") != std::string::npos; });
+  if (balloon != argv->end()) CHECK(inc < balloon);
+
   CHECK(formatCommandLine({"/bin/q", "-S", "-name", "guest=x", "-append", "a b'c", "pos"}) ==
         "/bin/q \\\n-S \\\n-name guest=x \\\n-append 'a b'\\''c' \\\npos");
 }

@@ -3,6 +3,7 @@
 // runs against /usr/bin/qemu-system-x86_64 when it is installed.
 #include "monitor/qmp_client.hpp"
 #include "monitor/qmp_commands.hpp"
+#include "monitor/qmp_migration.hpp"
 
 #include "support/golden.hpp"
 
@@ -304,6 +305,22 @@ TEST_CASE("typed reply parsers") {
   REQUIRE(kvm.has_value());
   CHECK(!kvm->enabled);
   CHECK(kvm->present);
+}
+
+TEST_CASE("query-migrate replies") {
+  auto done = parseQueryMigrate(R"({"status": "completed", "total-time": 120, "ram": {"total": 134217728}})");
+  REQUIRE(done.has_value());
+  CHECK(done->status == "completed");
+  CHECK(done->error.empty());
+  auto failed = parseQueryMigrate(R"({"status": "failed", "error-desc": "Unable to write to file"})");
+  REQUIRE(failed.has_value());
+  CHECK(failed->status == "failed");
+  CHECK(failed->error == "Unable to write to file");
+  // before any migration (or migrate-incoming) QEMU reports no status
+  auto none = parseQueryMigrate("{}");
+  REQUIRE(none.has_value());
+  CHECK(none->status.empty());
+  CHECK(!parseQueryMigrate("[1,"));
 }
 
 // ---- the client against a scripted fake server -----------------------------------
