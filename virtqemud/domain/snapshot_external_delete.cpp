@@ -55,6 +55,18 @@ std::shared_ptr<conf::DomainDef> retargeted(const conf::DomainDef& d, const std:
   return out;
 }
 
+// The guest's disk runs on `image`, no longer on `top`.
+bool pivotedOnto(QmpClient& mon, const std::string& top, const std::string& image) {
+  auto blocks = queryBlock(mon);
+  if (!blocks) return false;
+  bool onImage = false;
+  for (auto& b : *blocks) {
+    if (b.file == top) return false;
+    onImage = onImage || b.file == image;
+  }
+  return onImage;
+}
+
 bool namesImage(const conf::DomainDef& d, const std::string& file) {
   for (auto& disk : d.disks)
     if (disk.sourcePath == file) return true;
@@ -228,7 +240,12 @@ Result<void> QemuDriver::deleteExternalSnapshot(const conf::Uuid& uuid, objects:
     if (deps.size() == 1) {
       // libvirt's way: commit the one image above into S's image.
       const std::string top = deps.front();
-      if (auto topNode = openNode(top)) {
+      if (top == active && rt && rt->mon && pivotedOnto(*rt->mon, top, image)) {
+        // A daemon killed after the active commit pivoted (or whose ready
+        // job was completed at restart): the data is in S's image already.
+        SV_TRY_VOID(flushImage(*rt->mon, image));
+        dropImageNodes(*rt->mon, top);
+      } else if (auto topNode = openNode(top)) {
         auto baseNode = openNode(image);
         auto device = openNode(active);
         if (!baseNode || !device) return Error::operationFailed(kErr, "failed to find parent disk source in backing chain");
@@ -237,6 +254,7 @@ Result<void> QemuDriver::deleteExternalSnapshot(const conf::Uuid& uuid, objects:
             !r)
           return Error::internal(kErr, "block commit failed while deleting disk '" + sd.name + "' snapshot: '" +
                                            r.error().message + "'");
+        SV_TRY_VOID(flushImage(*rt->mon, image));
         dropImageNodes(*rt->mon, top);
       } else {
         SV_TRY_VOID(commitOffline(top));
@@ -261,6 +279,7 @@ Result<void> QemuDriver::deleteExternalSnapshot(const conf::Uuid& uuid, objects:
         if (auto r = runJob(*rt->mon, "block-stream", args.json(), job, std::chrono::hours(2)); !r)
           return Error::internal(kErr, "block stream failed while deleting disk '" + sd.name + "' snapshot: '" +
                                            r.error().message + "'");
+        SV_TRY_VOID(flushImage(*rt->mon, dep));
       } else {
         SV_TRY_VOID(rebaseSafe(dep, base.value_or(""), base ? graph.formatOf(*base) : ""));
       }

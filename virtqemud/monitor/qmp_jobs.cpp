@@ -138,6 +138,18 @@ void dropImageNodes(QmpClient& c, const std::string& file) {
         (void)blockdevDel(c, n.nodeName);
 }
 
+Result<void> flushImage(QmpClient& c, const std::string& file) {
+  auto node = formatNodeOf(c, file);
+  if (!node) return node.error();
+  auto r = c.execute("human-monitor-command",
+                     JsonArgs().str("command-line", "qemu-io " + *node + " \"flush\"").json());
+  if (!r) return r.error();
+  // HMP answers with text; qemu-io's own errors go to QEMU's stderr.
+  if (r->find("Error") != std::string::npos)
+    return Error::operationFailed(ErrorDomain::Qemu, "cannot flush image '" + file + "': " + *r);
+  return {};
+}
+
 Result<std::string> formatNodeOf(QmpClient& c, const std::string& file) {
   auto nodes = queryNamedBlockNodes(c);
   if (!nodes) return nodes.error();

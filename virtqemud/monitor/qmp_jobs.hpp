@@ -42,6 +42,11 @@ Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline
 // (blockdev-added ones stay until deleted, and would keep the image open
 // and block the next job: "Need a root block node").
 void dropImageNodes(QmpClient& c, const std::string& file);
+// Writes QEMU's cached metadata of the image `file` (qcow2 L2/refcount
+// tables, through fdatasync) to disk. A block job that moved data into an
+// image leaves its new mappings in that cache: the image the data came
+// from may go only after this (HMP qemu-io, QMP has no flush command).
+Result<void> flushImage(QmpClient& c, const std::string& file);
 // The format node whose image is `file`.
 Result<std::string> formatNodeOf(QmpClient& c, const std::string& file);
 

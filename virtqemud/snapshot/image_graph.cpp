@@ -5,7 +5,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace splitvirt::qemu {
 
@@ -14,7 +16,44 @@ namespace {
 constexpr ErrorDomain kErr = ErrorDomain::Qemu;
 constexpr const char* kQemuImg = "/usr/bin/qemu-img";
 
+uint64_t be(const unsigned char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// A qcow2 header read directly (as libvirt's own probing does): a few
+// microseconds against ~15 ms for a qemu-img process per image, which a
+// delete pays for every image of the tree. Anything unusual (not qcow2, a
+// json:/protocol backing name, a torn header) is left to qemu-img.
+std::optional<ImageGraph::Image> readQcow2Header(const std::string& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  unsigned char h[4096];
+  ssize_t n = ::pread(fd, h, sizeof h, 0);
+  ::close(fd);
+  if (n < 72 || h[0] != 'Q' || h[1] != 'F' || h[2] != 'I' || h[3] != 0xfb) return std::nullopt;
+  const uint64_t version = be(h + 4, 4);
+  if (version != 2 && version != 3) return std::nullopt;
+  ImageGraph::Image img;
+  img.format = "qcow2";
+  img.virtualSize = be(h + 24, 8);
+  const uint64_t backingOff = be(h + 8, 8), backingLen = be(h + 16, 4);
+  if (backingOff == 0) return img;
+  if (backingLen == 0 || backingLen > 1023 || backingOff + backingLen > static_cast<uint64_t>(n)) return std::nullopt;
+  std::string backing(reinterpret_cast<const char*>(h + backingOff), backingLen);
+  if (backing.find(':') != std::string::npos) return std::nullopt;  // json:{...}, nbd:..., file:...
+  if (backing.front() != '/') {
+    // qemu's full-backing-filename: relative to the image's directory, not normalized
+    auto slash = file.rfind('/');
+    backing = (slash == std::string::npos ? std::string() : file.substr(0, slash + 1)) + backing;
+  }
+  img.backing = std::move(backing);
+  return img;
+}
+
 Result<ImageGraph::Image> inspect(const std::string& file) {
+  if (auto img = readQcow2Header(file)) return *img;
   auto r = runCommandChecked({kQemuImg, "info", "-U", "--output=json", file}, std::chrono::minutes(1), kErr);
   if (!r) return r.error();
   boost::system::error_code ec;
