@@ -269,7 +269,7 @@ void NetworkDriver::bindEvents(rpc::Program& p) {
   p.bind(kConnectNetworkEventDeregisterAny, [](ConnContext& ctx, CallbackIdArg&& a) -> Result<Void> {
     std::lock_guard lk(ctx.eventsMutex);
     if (!ctx.networkEvents.erase(a.callbackID))
-      return Error::invalidArg(kErr, "callback " + std::to_string(a.callbackID) + " not registered");
+      return Error::internal(ErrorDomain::Rpc, "network event callback " + std::to_string(a.callbackID) + " not registered");
     return Void{};
   });
 }

@@ -94,7 +94,7 @@ void StorageDriver::bindEvents(rpc::Program& p) {
   p.bind(kConnectStoragePoolEventDeregisterAny, [](rpc::ConnContext& ctx, CallbackIdArg&& a) -> Result<Void> {
     std::lock_guard lk(ctx.eventsMutex);
     if (!ctx.poolEvents.erase(a.callbackID))
-      return Error::invalidArg(kErr, "callback " + std::to_string(a.callbackID) + " not registered");
+      return Error::internal(ErrorDomain::Rpc, "storage pool event callback " + std::to_string(a.callbackID) + " not registered");
     return Void{};
   });
 }

@@ -88,10 +88,10 @@ void bindConnectCore(rpc::Program& p, Driver& driver) {
            ctx.domainEvents[id] = reg;
            return CallbackIdRet{id};
          });
-  p.bind(kConnectDomainEventCallbackDeregisterAny, [d](ConnContext& ctx, CallbackIdArg&& a) -> Result<Void> {
+  p.bind(kConnectDomainEventCallbackDeregisterAny, [](ConnContext& ctx, CallbackIdArg&& a) -> Result<Void> {
     std::lock_guard lk(ctx.eventsMutex);
     if (!ctx.domainEvents.erase(a.callbackID))
-      return Error::invalidArg(d, "callback " + std::to_string(a.callbackID) + " not registered");
+      return Error::internal(ErrorDomain::Rpc, "domain event callback " + std::to_string(a.callbackID) + " not registered");
     return Void{};
   });
 }

@@ -1,5 +1,6 @@
 #include "daemon/forward.hpp"
 
+#include "daemon/forward_events.hpp"
 #include "protocol/connect_procs.hpp"
 #include "rpc/sync_client.hpp"
 #include "util/log.hpp"
@@ -15,21 +16,10 @@ using protocol::MsgType;
 
 namespace {
 
-// Opens a backend connection as the caller: CONNECT_OPEN, then the
-// caller's identity (CONNECT_SET_IDENTITY) so the backend can apply its ACLs.
 Result<std::shared_ptr<rpc::SyncClient>> openBackend(const rpc::ConnContext& ctx, const ForwardTarget& t) {
-  auto c = rpc::SyncClient::connect(t.socketPath);
+  auto c = openBackendAs(ctx, t);
   if (!c) return c.error();
-  std::shared_ptr<rpc::SyncClient> client = std::move(*c);
-  if (auto r = client->call(protocol::kAuthList, xdr::Void{}); !r) return r.error();
-  protocol::ConnectOpenArgs open{t.uri, ctx.readonly ? 1u : 0u};
-  if (auto r = client->call(protocol::kConnectOpen, open); !r) return r.error();
-  protocol::SetIdentityArgs id;
-  if (ctx.uid != static_cast<uid_t>(-1)) id.params.push_back({"unix-user-id", xdr::TypedParamValue(uint64_t(ctx.uid))});
-  if (ctx.gid != static_cast<gid_t>(-1)) id.params.push_back({"unix-group-id", xdr::TypedParamValue(uint64_t(ctx.gid))});
-  if (ctx.pid > 0) id.params.push_back({"process-id", xdr::TypedParamValue(int64_t(ctx.pid))});
-  if (auto r = client->call(protocol::kConnectSetIdentity, id); !r) return r.error();
-  return client;
+  return std::shared_ptr<rpc::SyncClient>(std::move(*c));
 }
 
 Result<std::shared_ptr<rpc::SyncClient>> backendFor(rpc::ConnContext& ctx, const ForwardTarget& t) {
@@ -141,12 +131,27 @@ class RelayStream final : public rpc::StreamEndpoint, public std::enable_shared_
 
 }  // namespace
 
+Result<std::unique_ptr<rpc::SyncClient>> openBackendAs(const rpc::ConnContext& ctx, const ForwardTarget& t) {
+  auto c = rpc::SyncClient::connect(t.socketPath);
+  if (!c) return c.error();
+  std::unique_ptr<rpc::SyncClient> client = std::move(*c);
+  if (auto r = client->call(protocol::kAuthList, xdr::Void{}); !r) return r.error();
+  protocol::ConnectOpenArgs open{t.uri, ctx.readonly ? 1u : 0u};
+  if (auto r = client->call(protocol::kConnectOpen, open); !r) return r.error();
+  protocol::SetIdentityArgs id;
+  if (ctx.uid != static_cast<uid_t>(-1)) id.params.push_back({"unix-user-id", xdr::TypedParamValue(uint64_t(ctx.uid))});
+  if (ctx.gid != static_cast<gid_t>(-1)) id.params.push_back({"unix-group-id", xdr::TypedParamValue(uint64_t(ctx.gid))});
+  if (ctx.pid > 0) id.params.push_back({"process-id", xdr::TypedParamValue(int64_t(ctx.pid))});
+  if (auto r = client->call(protocol::kConnectSetIdentity, id); !r) return r.error();
+  return client;
+}
+
 void bindForwarding(rpc::Program& program, const ForwardTarget& target) {
+  bindEventForwarding(program, target);
   for (const auto& info : protocol::kRemoteProcs) {
     if (info.number == 0 || info.family != target.family || info.isEvent) continue;
     if (program.find(info.number)) continue;  // the daemon serves it itself
-    // Backend events are not relayed yet: a registration that could never
-    // deliver answers NO_SUPPORT instead of succeeding silently.
+    // Other registrations (the legacy domain ones) are never forwarded.
     if (info.isEventRegistration) continue;
     const int proc = info.number;
     if (info.opensStream) {

@@ -11,7 +11,7 @@ std::string_view eventCallbackName(EventKind k) {
     case EventKind::Network: return "network event callback";
     case EventKind::StoragePool: return "storage pool event callback";
     case EventKind::NodeDevice: return "node device event callback";
-    case EventKind::Secret: return "secret event callback";
+    case EventKind::Secret: return "node device event callback";  // sic, libvirt 9.0's text
     case EventKind::QemuMonitor: return "qemu monitor event callback";
   }
   return "event callback";

@@ -8,7 +8,8 @@ The guest is the busybox test guest (guest_assets): on its serial console the
 test writes a udhcpc hook and runs udhcpc on eth0; the hook prints
 GUEST-LEASE-2 <ip>.  Then: the address is in the range, net-dhcp-leases lists
 the guest's MAC with it, the guest pings the gateway; destroying the guest
-takes its tap off the bridge, net-destroy leaves nothing behind.
+takes its tap off the bridge, net-destroy leaves nothing behind.  A client
+on the qemu:///system connection gets the network's lifecycle events.
 
 SV_TARGET=ref runs it against the reference libvirtd 9.0 (both drivers in one
 daemon, in its own namespace).
@@ -154,6 +155,14 @@ def main():
 
         os.chmod(work, 0o755)
         name = PREFIX + "g"
+        # Network events through the qemu:///system connection (virtqemud
+        # relays them from virtnetworkd, as libvirt's does).
+        ga.start_event_loop()
+        net_events = []
+        st["econn"] = libvirt.open(qemu.uri)
+        st["econn"].networkEventRegisterAny(
+            None, libvirt.VIR_NETWORK_EVENT_ID_LIFECYCLE,
+            lambda _c, n, ev, _det, _o: net_events.append((n.name(), ev)), None)
 
         def t_network():
             p = os.path.join(work, "net.xml")
@@ -240,17 +249,27 @@ def main():
             expect(not left, "nft rules left: %s" % left)
             nvirsh("net-undefine", NET)
         runner.check("net-destroy removes bridge, dnsmasq and rules", t_net_destroy)
+
+        def t_net_events():
+            want = [(NET, libvirt.VIR_NETWORK_EVENT_DEFINED), (NET, libvirt.VIR_NETWORK_EVENT_STARTED),
+                    (NET, libvirt.VIR_NETWORK_EVENT_STOPPED), (NET, libvirt.VIR_NETWORK_EVENT_UNDEFINED)]
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and len([e for e in net_events if e[0] == NET]) < len(want):
+                time.sleep(0.05)
+            expect_eq([e for e in net_events if e[0] == NET], want, "network lifecycle events")
+        runner.check("network events reach a qemu:///system client", t_net_events)
     finally:
         if console is not None:
             try:
                 console.close()
             except Exception:
                 pass
-        if st.get("conn"):
-            try:
-                st["conn"].close()
-            except Exception:
-                pass
+        for k in ("conn", "econn"):
+            if st.get(k):
+                try:
+                    st[k].close()
+                except Exception:
+                    pass
         if runner.failed:
             for t in list(harness._live_targets):
                 print("--- %s log tail:\n%s" % (t.kind, t.log_tail(30)), flush=True)
