@@ -11,7 +11,7 @@ on the busybox test guest, through stock virsh 9.0 and python3-libvirt.
   what it held when the snapshot was taken; the previous state's layer is
   discarded; <revertDisks> while the snapshot has children; libvirt's
   lifecycle events; --paused; a shut-off guest reverting; a missing memory
-  file refused with the guest untouched;
+  file refused with the guest untouched; a truncated one fails cleanly;
 * SIGKILL of the daemon while the new QEMU loads the memory state: after a
   restart the revert is finished (guest runs the snapshot's state, no
   journal or orphan overlay left);
@@ -219,9 +219,30 @@ def t_missing_memory(c, m):
     m.check_files("after a refused revert")
 
 
+def t_corrupt_memory(c, m):
+    disk0 = m.active_disk()
+    keep = m.mem("m1") + ".keep"
+    shutil.copyfile(m.mem("m1"), keep)
+    with open(m.mem("m1"), "r+b") as f:
+        f.truncate(os.path.getsize(keep) // 2)
+    m.shell.close()
+    try:
+        err = c.virsh_err("snapshot-revert", NAME, "m1")
+    finally:
+        os.replace(keep, m.mem("m1"))
+    expect("QEMU exited while loading the memory state" in err, err)
+    # the guest was stopped for the revert; everything else is as before
+    expect_eq(c.state(NAME).split(" (")[0], "shut off", "guest state")
+    expect_eq(c.current(NAME), "m2", "current snapshot unchanged")
+    expect_eq(m.active_disk(), disk0, "the guest's disk unchanged")
+    m.check_files("after a failed load")
+    journal = [os.path.join(dp, f) for dp, _d, fs in os.walk(c.t.root) for f in fs if f == ".revert-pending"]
+    expect_eq(journal, [], "revert journal left")
+
+
 def t_revert_shutoff(c, m):
     m.shell.close()
-    c.virsh("destroy", NAME)
+    c.virsh("destroy", NAME, ok=False)
 
     def go():
         c.virsh("snapshot-revert", NAME, "m1")
@@ -324,6 +345,8 @@ def main():
             ("revert the running guest to m1 (non-leaf): new QEMU from the memory file", t_revert_running),
             ("revert to m2 --paused (python): state, <revertDisks> cleared", t_revert_paused),
             ("revert with the memory file missing: refused, guest untouched", t_missing_memory),
+            ("revert with a truncated memory file: clear error, definition and disks as before",
+             t_corrupt_memory),
             ("revert a shut-off guest to m1: started from the memory state", t_revert_shutoff),
             ("SIGKILL while QEMU loads the memory state: finished after restart", t_kill_during_revert),
             ("delete both: memory files gone, overlays merged", t_delete),

@@ -307,30 +307,31 @@ Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flag
     std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", std::gmtime(&now));
     logf << ts << ": starting up\n" << formatCommandLine(*argv) << "\n";
   }
+  // Until the guest is registered, a daemon restarted after a crash must be
+  // able to find (and kill) this QEMU: by its pid once known, before that
+  // by its monitor path, which only this start's command line holds.
+  DomainStatus starting;
+  starting.name = name;
+  starting.id = id;
+  starting.monitorPath = rt->monitorPath;
+  starting.domainDir = rt->domainDir;
+  starting.logPath = rt->logPath;
+  starting.state = static_cast<int>(DomainState::Paused);
+  starting.persistent = found->persistent;
+  starting.starting = true;
+  starting.liveXml = conf::formatDomainDef(*def, 0, id);
+  (void)saveDomainStatus(statusDir_, starting);
   auto pid = spawnProcess(*argv, rt->logPath, tapFds);
   closeTaps();
   if (!pid) {
+    removeDomainStatus(statusDir_, name);
     releaseVncPorts(rt->vncPorts);
     return pid.error();
   }
   rt->pid = *pid;
   const double tSpawned = ms();
-  {
-    // Until the guest is registered a restarted daemon must be able to find
-    // (and kill) this process.
-    DomainStatus s;
-    s.name = name;
-    s.id = id;
-    s.pid = rt->pid;
-    s.monitorPath = rt->monitorPath;
-    s.domainDir = rt->domainDir;
-    s.logPath = rt->logPath;
-    s.state = static_cast<int>(DomainState::Paused);
-    s.persistent = found->persistent;
-    s.starting = true;
-    s.liveXml = conf::formatDomainDef(*def, 0, id);
-    (void)saveDomainStatus(statusDir_, s);
-  }
+  starting.pid = rt->pid;
+  (void)saveDomainStatus(statusDir_, starting);
 
   auto fail = [&](Error e) -> Error {
     releaseVncPorts(rt->vncPorts);
@@ -564,10 +565,13 @@ void QemuDriver::reconnectAll() {
       liveDef = std::make_shared<const conf::DomainDef>(std::move(*parsed));
     }
     bool alive = processMatches(s.pid, "guest=" + s.name);
-    if (alive && s.starting) {
-      log::warn("domain %s (pid %d) was left half-started by the last run: killing it", s.name.c_str(),
-                static_cast<int>(s.pid));
-      terminateProcess(s.pid, std::chrono::seconds(2), std::chrono::seconds(5));
+    if (s.starting) {
+      std::vector<pid_t> pids = alive ? std::vector<pid_t>{s.pid} : findProcesses(s.monitorPath);
+      for (pid_t p : pids) {
+        log::warn("domain %s (pid %d) was left half-started by the last run: killing it", s.name.c_str(),
+                  static_cast<int>(p));
+        terminateProcess(p, std::chrono::seconds(2), std::chrono::seconds(5));
+      }
       alive = false;
     }
     if (!alive || (!v && !liveDef)) {

@@ -1,5 +1,8 @@
 #include "process/spawn.hpp"
 
+#include <dirent.h>
+#include <cstdlib>
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -82,6 +85,20 @@ bool processMatches(pid_t pid, const std::string& needle) {
     if (c == '\0') c = ' ';
   // A zombie has an empty cmdline: it is gone for our purposes.
   return cmd.find(needle) != std::string::npos;
+}
+
+std::vector<pid_t> findProcesses(const std::string& needle) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (processMatches(static_cast<pid_t>(pid), needle)) out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
 }
 
 bool reapIfExited(pid_t pid) {

@@ -23,6 +23,10 @@ Result<pid_t> spawnProcess(const std::vector<std::string>& argv, const std::stri
 // pid reuse when reconnecting to a guest after a daemon restart).
 bool processMatches(pid_t pid, const std::string& needle);
 
+// Processes whose command line contains `needle` (a per-start path such as
+// the monitor socket identifies one QEMU).
+std::vector<pid_t> findProcesses(const std::string& needle);
+
 // Reaps pid if it is our child and has exited; true if it is gone.
 bool reapIfExited(pid_t pid);
 
