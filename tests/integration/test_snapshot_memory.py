@@ -2,8 +2,9 @@
 """External snapshots with memory state (virsh snapshot-create-as --memspec)
 on the busybox test guest, through stock virsh 9.0 and python3-libvirt.
 
-* create: the running guest's RAM goes to the memory file, its disk gets an
-  overlay, and it keeps running (also with --live);
+* create: the running guest's RAM goes to the memory file (libvirt's save
+  image layout), its disk gets an overlay, and it keeps running (also with
+  --live);
 * revert (libvirt >= 9.9's online revert, protocol.md 7.3): a new QEMU
   starts from the snapshot's memory file on new overlays over the
   snapshot's images.  What the guest holds in RAM (a marker file in its
@@ -142,6 +143,10 @@ def t_create(c, m):
     m.write("m1-ram")
     m.snapshot("m1", "--diskspec", "vda,snapshot=external")
     expect(os.path.getsize(m.mem("m1")) > 64 * 1024, "memory file too small")
+    with open(m.mem("m1"), "rb") as f:
+        head = f.read(200)
+    # libvirt's save image: header, then the domain XML (then the stream)
+    expect(head.startswith(b"LibvirtQemudSave") and b"<domain" in head, "save image header: %r" % head[:100])
     expect_eq(m.active_disk(), os.path.join(m.dir, "base.m1"), "disk moved to the overlay")
     expect_eq(c.state(NAME).split(" (")[0], "running", "guest runs on")
     x = m.snap_xml("m1")
@@ -213,6 +218,15 @@ def t_missing_memory(c, m):
         expect("cannot open file '%s'" % m.mem("m1") in err, err)
     finally:
         os.rename(tmp, m.mem("m1"))
+    # an image whose save never finished (libvirt's partial magic)
+    with open(m.mem("m1"), "r+b") as f:
+        f.write(b"LibvirtQemudPart")
+    try:
+        err = c.virsh_err("snapshot-revert", NAME, "m1")
+        expect("operation failed: save image is incomplete" in err, err)
+    finally:
+        with open(m.mem("m1"), "r+b") as f:
+            f.write(b"LibvirtQemudSave")
     expect_eq(ga.qemu_pids(NAME), pids0, "guest untouched")
     expect_eq(c.current(NAME), "m2", "current snapshot unchanged")
     m.check("after a refused revert")
@@ -344,7 +358,7 @@ def main():
             ("--memspec --live", t_create_live),
             ("revert the running guest to m1 (non-leaf): new QEMU from the memory file", t_revert_running),
             ("revert to m2 --paused (python): state, <revertDisks> cleared", t_revert_paused),
-            ("revert with the memory file missing: refused, guest untouched", t_missing_memory),
+            ("revert with the memory file missing or incomplete: refused, guest untouched", t_missing_memory),
             ("revert with a truncated memory file: clear error, definition and disks as before",
              t_corrupt_memory),
             ("revert a shut-off guest to m1: started from the memory state", t_revert_shutoff),

@@ -20,6 +20,7 @@
 #include "domain/runtime.hpp"
 #include "monitor/qmp_migration.hpp"
 #include "snapshot/image_graph.hpp"
+#include "snapshot/save_image.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
@@ -57,8 +58,11 @@ Result<void> QemuDriver::revertExternalSnapshot(const conf::Uuid& uuid, const st
   std::optional<std::string> memoryFile;
   if (online && snap->memory == conf::SnapshotLocation::External && snap->memoryFile) {
     memoryFile = *snap->memoryFile;
-    if (::access(memoryFile->c_str(), R_OK) != 0)
-      return Error::systemError(kErr, errno, "cannot open file '" + *memoryFile + "'");
+    // Checked before the guest is stopped: a missing, torn or foreign file
+    // refuses the revert with the guest untouched.
+    auto image = openSaveImage(*memoryFile);
+    if (!image) return image.error();
+    ::close(image->fd);
   }
   for (auto& disk : snap->dom->disks)
     if (disk.sourcePath && disk.type != conf::DiskType::File)

@@ -1,12 +1,13 @@
 // External snapshots with memory state (--memspec): the vCPUs stop (unless
 // VIR_DOMAIN_SNAPSHOT_CREATE_LIVE), the guest's RAM goes to the memory file
-// (monitor/qmp_migration), then the disks get their overlays and the guest
-// runs on.
+// in libvirt's save image layout (snapshot/save_image, monitor/
+// qmp_migration), then the disks get their overlays and the guest runs on.
 #include "domain/domain_common.hpp"
 #include "domain/runtime.hpp"
 #include "monitor/qmp_jobs.hpp"
 #include "monitor/qmp_migration.hpp"
 #include "process/spawn.hpp"
+#include "snapshot/save_image.hpp"
 
 #include <unistd.h>
 
@@ -51,10 +52,14 @@ Result<std::string> QemuDriver::createMemorySnapshot(const conf::Uuid& uuid, con
     rt->expectResume = true;
     if (!cont(*rt->mon)) rt->expectResume = false;
   };
-  if (auto r = migrateToFile(*rt->mon, *def.memoryFile, std::chrono::hours(1)); !r) {
-    ::unlink(def.memoryFile->c_str());
+  // libvirt's save image around the stream: the files are interchangeable.
+  auto saveFd = createSaveImage(*def.memoryFile, conf::formatDomainDef(*v->def, conf::kFormatInactive), wasRunning);
+  Result<void> saved = saveFd ? migrateToFd(*rt->mon, *saveFd, std::chrono::hours(1)) : Result<void>(saveFd.error());
+  if (saved) saved = finishSaveImage(*def.memoryFile);
+  if (!saved) {
+    if (saveFd) ::unlink(def.memoryFile->c_str());
     resume();
-    return r.error();
+    return saved.error();
   }
   if (auto r = createExternalSnapshotDisks(uuid, def, 0); !r) {
     ::unlink(def.memoryFile->c_str());
@@ -73,8 +78,11 @@ Result<void> QemuDriver::startFromMemoryFile(const conf::Uuid& uuid, const std::
   auto started = startDomain(uuid, kStartPaused | kStartNoResume | kStartIncoming);
   if (!started) return started.error();
   auto rt = runtime(uuid);
-  Result<void> r = rt && rt->mon ? migrateFromFile(*rt->mon, memoryFile, std::chrono::hours(1))
-                                 : Result<void>(Error::internal(kErr, "guest unexpectedly quit"));
+  auto image = openSaveImage(memoryFile);
+  Result<void> r = !image ? Result<void>(image.error())
+                   : rt && rt->mon ? migrateFromFd(*rt->mon, image->fd, std::chrono::hours(1))
+                                   : Result<void>(Error::internal(kErr, "guest unexpectedly quit"));
+  if (image && !(rt && rt->mon)) ::close(image->fd);
   if (!r) {
     Error e = r.error();
     // A stream QEMU cannot load makes it exit; its log says why.

@@ -5,9 +5,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <thread>
 
@@ -78,9 +75,7 @@ Result<QmpMigrationInfo> parseQueryMigrate(std::string_view text) {
   return info;
 }
 
-Result<void> migrateToFile(QmpClient& c, const std::string& path, QmpDeadline d) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::systemError(kDom, errno, "Failed to create file '" + path + "'");
+Result<void> migrateToFd(QmpClient& c, int fd, QmpDeadline d) {
   SV_TRY_VOID(c.executeWithFd("getfd", JsonArgs().str("fdname", "snapshot-memory").json(), fd));
   SV_TRY_VOID(c.execute("migrate", JsonArgs().str("uri", "fd:snapshot-memory").json()));
   auto r = waitOutgoing(c, d);
@@ -88,9 +83,7 @@ Result<void> migrateToFile(QmpClient& c, const std::string& path, QmpDeadline d)
   return r;
 }
 
-Result<void> migrateFromFile(QmpClient& c, const std::string& path, QmpDeadline d) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::systemError(kDom, errno, "cannot open file '" + path + "'");
+Result<void> migrateFromFd(QmpClient& c, int fd, QmpDeadline d) {
   SV_TRY_VOID(c.executeWithFd("getfd", JsonArgs().str("fdname", "snapshot-memory").json(), fd));
   SV_TRY_VOID(c.execute("migrate-incoming", JsonArgs().str("uri", "fd:snapshot-memory").json()));
   return waitIncoming(c, d);
