@@ -6,6 +6,11 @@
 #include "process/spawn.hpp"
 #include "qemu_driver.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+
 namespace splitvirt::qemu {
 
 using namespace protocol;
@@ -24,7 +29,10 @@ constexpr uint32_t kListActive = 1, kListInactive = 2, kListPersistent = 4, kLis
 constexpr uint32_t kListAll = 0xffff;
 
 
-bool matchesFilter(const DomainView& v, uint32_t f) {
+// managedSave / hasSnapshots: asked only when the filter needs them (a
+// file check, the snapshot trees' lock).
+bool matchesFilter(const DomainView& v, uint32_t f, const std::function<bool()>& managedSave,
+                   const std::function<bool()>& hasSnapshots) {
   auto group = [&](uint32_t a, uint32_t b, bool isA) {
     if (!(f & (a | b))) return true;
     return isA ? (f & a) != 0 : (f & b) != 0;
@@ -39,9 +47,12 @@ bool matchesFilter(const DomainView& v, uint32_t f) {
                v.state != DomainState::Shutoff);
     if (!ok) return false;
   }
-  if (!group(kListManagedSave, kListNoManagedSave, false)) return false;
+  if ((f & (kListManagedSave | kListNoManagedSave)) &&
+      !group(kListManagedSave, kListNoManagedSave, !v.active() && managedSave()))
+    return false;
   if (!group(kListAutostart, kListNoAutostart, v.autostart)) return false;
-  if (!group(kListHasSnapshot, kListNoSnapshot, false)) return false;
+  if ((f & (kListHasSnapshot | kListNoSnapshot)) && !group(kListHasSnapshot, kListNoSnapshot, hasSnapshots()))
+    return false;
   if (!group(kListHasCheckpoint, kListNoCheckpoint, false)) return false;
   return true;
 }
@@ -90,13 +101,21 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   p.bind(kDomainDefineXmlFlags, [define](ConnContext&, XmlFlagsArg&& a) { return define(a.xml, a.flags); });
 
   auto undefine = [this](const NonnullDomain& dom, uint32_t flags) -> Result<Void> {
-    // managed-save, snapshot/checkpoint metadata, nvram and tpm flags: there
-    // is nothing of those to remove yet, so they are accepted.
+    // checkpoint metadata, nvram and tpm flags: there is nothing of those
+    // to remove, so they are accepted.
     if (flags & ~0x7fu) return Error::unsupportedFlags(kErr, flags, "qemuDomainUndefineFlags");
     auto lk = domains_.writeLock();
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
     if (!v->persistent) return Error::operationInvalid(kErr, "cannot undefine transient domain");
+    if (!v->active() && hasManagedSave(v->def->name)) {
+      // VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+      if (!(flags & 1u))
+        return Error::operationInvalid(kErr, "Refusing to undefine while domain managed save image exists");
+      const std::string image = managedSavePath(v->def->name);
+      if (::unlink(image.c_str()) != 0 && errno != ENOENT)
+        return Error::systemError(kErr, errno, "Failed to remove domain managed save image");
+    }
     if (!v->active()) {
       std::lock_guard slk(snapMutex_);
       if (auto it = snapTrees_.find(v->def->uuid); it != snapTrees_.end() && !it->second.empty()) {
@@ -250,19 +269,6 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     return r;
   });
 
-  p.bind(kDomainHasManagedSaveImage, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
-    if (a.flags) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainHasManagedSaveImage");
-    auto v = fromHandle(list, a.dom);
-    if (!v) return v.error();
-    return IntRet{0};
-  });
-  // Snapshots arrive with their own issue; until then no domain has any.
-  p.bind(kDomainSnapshotNum, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
-    if (a.flags & ~0x7ffu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainSnapshotNum");
-    auto v = fromHandle(list, a.dom);
-    if (!v) return v.error();
-    return IntRet{0};
-  });
   p.bind(kDomainGetMessages, [&list](ConnContext&, DomFlagsArg&& a) -> Result<DomainGetMessagesRet> {
     if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetMessages");
     auto v = fromHandle(list, a.dom);
@@ -270,11 +276,17 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     return DomainGetMessagesRet{};
   });
 
-  p.bind(kConnectListAllDomains, [&list](ConnContext&, ListAllArgs&& a) -> Result<ListAllDomainsRet> {
+  p.bind(kConnectListAllDomains, [this, &list](ConnContext&, ListAllArgs&& a) -> Result<ListAllDomainsRet> {
     if (a.flags & ~kListAll) return Error::unsupportedFlags(kErr, a.flags, "qemuConnectListAllDomains");
     ListAllDomainsRet r;
     for (auto& v : list.all()) {
-      if (!matchesFilter(v, a.flags)) continue;
+      auto managed = [&] { return hasManagedSave(v.def->name); };
+      auto snapshots = [&] {
+        std::lock_guard lk(snapMutex_);
+        auto it = snapTrees_.find(v.def->uuid);
+        return it != snapTrees_.end() && !it->second.empty();
+      };
+      if (!matchesFilter(v, a.flags, managed, snapshots)) continue;
       if (a.need_results) {
         if (r.domains.size() >= kDomainListMax)
           return Error::internal(kErr, "too many domains for one reply");

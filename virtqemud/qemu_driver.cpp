@@ -34,6 +34,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindConsole(p);
   bindHotplug(p);
   bindSnapshots(p);
+  bindSave(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

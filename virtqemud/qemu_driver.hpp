@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,7 +64,10 @@ class QemuDriver final : public daemon::Driver {
 
   // Lifecycle (domain/lifecycle.cpp). Callers hold the domain's job lock.
   std::shared_ptr<std::mutex> jobLock(const conf::Uuid& uuid);
-  Result<objects::DomainView> startDomain(const conf::Uuid& uuid, unsigned flags);
+  // liveDef: the definition to start from instead of the persistent one
+  // (a restore starts from the saved image's).
+  Result<objects::DomainView> startDomain(const conf::Uuid& uuid, unsigned flags,
+                                          std::shared_ptr<const conf::DomainDef> liveDef = nullptr);
   Result<void> stopDomain(const conf::Uuid& uuid, bool graceful);
   void finishStop(const conf::Uuid& uuid, int shutoffReason, int stoppedDetail);
   std::shared_ptr<Runtime> runtime(const conf::Uuid& uuid);
@@ -119,6 +123,20 @@ class QemuDriver final : public daemon::Driver {
   Result<void> writeRevertJournal(const std::string& domName, const RevertJournal& j);
   void rollBackRevert(const conf::Uuid& uuid, const std::string& domName);
   void resumeSnapshotRevert(const conf::Uuid& uuid, const std::string& domName);
+  // domain/save_restore.cpp: virsh save / restore / managedsave.
+  Result<void> saveDomain(const conf::Uuid& uuid, const std::string& path, const std::optional<std::string>& dxml,
+                          unsigned flags);
+  Result<objects::DomainView> restoreDomain(const std::string& path, const std::optional<std::string>& dxml,
+                                            unsigned flags);
+  Result<objects::DomainView> restoreInto(const conf::Uuid& uuid, const std::string& path,
+                                          std::shared_ptr<const conf::DomainDef> def, bool wasRunning,
+                                          bool startPaused, bool pausedByFlag);
+  std::string managedSavePath(const std::string& domName) const;
+  bool hasManagedSave(const std::string& domName) const;
+  // Start as `virsh start` does: from the managed save image when there is
+  // one (removed once restored), unless VIR_DOMAIN_START_FORCE_BOOT.
+  Result<objects::DomainView> startOrRestore(const conf::Uuid& uuid, unsigned flags);
+  void bindSave(rpc::Program& p);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

@@ -11,10 +11,12 @@ namespace splitvirt::qemu {
 inline constexpr ErrorDomain kErr = ErrorDomain::Qemu;
 
 // virDomainState reasons (protocol.md 4.2).
-inline constexpr int kRunningBooted = 1, kRunningFromSnapshot = 4, kRunningUnpaused = 5;
-inline constexpr int kPausedUnknown = 0, kPausedUser = 1, kPausedFromSnapshot = 7;
+inline constexpr int kRunningBooted = 1, kRunningRestored = 3, kRunningFromSnapshot = 4, kRunningUnpaused = 5,
+                     kRunningSaveCanceled = 7;
+inline constexpr int kPausedUnknown = 0, kPausedUser = 1, kPausedMigration = 2, kPausedSave = 3,
+                     kPausedFromSnapshot = 7;
 inline constexpr int kShutoffUnknown = 0, kShutoffShutdown = 1, kShutoffDestroyed = 2, kShutoffCrashed = 3,
-                     kShutoffFailed = 6, kShutoffFromSnapshot = 7;
+                     kShutoffSaved = 5, kShutoffFailed = 6, kShutoffFromSnapshot = 7;
 
 // Lifecycle events and details (protocol.md 3.7).
 inline constexpr int kEvDefined = 0, kEvUndefined = 1, kEvStarted = 2, kEvSuspended = 3, kEvResumed = 4,
@@ -24,6 +26,7 @@ inline constexpr int kDetailAdded = 0, kDetailUpdated = 1, kDetailRemoved = 0, k
                      kDetailFailed = 5, kDetailShutdownGuest = 1, kDetailShutdownHost = 2;
 inline constexpr int kDetailStartedFromSnapshot = 3, kDetailSuspendedFromSnapshot = 5, kDetailResumedFromSnapshot = 2,
                      kDetailStoppedFromSnapshot = 6, kDetailDefinedFromSnapshot = 3;
+inline constexpr int kDetailStartedRestored = 2, kDetailSuspendedRestored = 4, kDetailStoppedSaved = 4;
 
 // startDomain flags: VIR_DOMAIN_START_PAUSED, and ours for a start that
 // restores a snapshot (libvirt's FROM_SNAPSHOT reasons and event details,

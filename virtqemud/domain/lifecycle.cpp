@@ -193,14 +193,15 @@ Result<void> QemuDriver::saveStatus(const DomainView& v, const Runtime& rt) {
   return saveDomainStatus(statusDir_, s);
 }
 
-Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flags) {
+Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flags,
+                                           std::shared_ptr<const conf::DomainDef> liveDef) {
   auto found = domains_.findByUuid(uuid);
   if (!found) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
   if (found->active()) return Error::operationInvalid(kErr, "domain is already running");
   const std::string name = found->def->name;
   // The live definition: a copy of the persistent one with what starting
   // decides (VNC autoport ports) filled in.
-  auto live = std::make_shared<conf::DomainDef>(*found->def);
+  auto live = std::make_shared<conf::DomainDef>(liveDef ? *liveDef : *found->def);
 
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -654,7 +655,7 @@ void QemuDriver::autostartAll() {
     if (!v.autostart || v.active()) continue;
     auto lock = jobLock(v.def->uuid);
     std::lock_guard jl(*lock);
-    auto r = startDomain(v.def->uuid, 0);
+    auto r = startOrRestore(v.def->uuid, 0);
     if (!r) log::error("failed to autostart domain %s: %s", v.def->name.c_str(), r.error().message.c_str());
   }
 }

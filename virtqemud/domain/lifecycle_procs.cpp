@@ -14,15 +14,15 @@ using objects::DomainView;
 using rpc::ConnContext;
 
 void QemuDriver::bindLifecycle(rpc::Program& p) {
-  // START_PAUSED | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM (no managed save or
-  // NVRAM here, so the last three change nothing); AUTODESTROY is not supported.
+  // START_PAUSED | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM (no NVRAM here);
+  // AUTODESTROY is not supported. A managed save image is restored.
   auto create = [this](const NonnullDomain& dom, uint32_t flags) -> Result<DomainView> {
     if (flags & ~(1u | 4u | 8u | 32u)) return Error::unsupportedFlags(kErr, flags, "qemuDomainCreateWithFlags");
     auto v = domains_.findByUuid(dom.uuid);
     if (!v) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
     std::lock_guard jl(*lock);
-    return startDomain(dom.uuid, flags);
+    return startOrRestore(dom.uuid, flags);
   };
   p.bind(kDomainCreate, [create](ConnContext&, DomArg&& a) -> Result<Void> {
     auto r = create(a.dom, 0);

@@ -56,8 +56,9 @@ Error failed(const std::string& what) { return Error::operationFailed(kDom, what
 
 }  // namespace
 
-Result<int> createSaveImage(const std::string& path, const std::string& domainXml, bool wasRunning) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+Result<int> createSaveImage(const std::string& path, const std::string& domainXml, bool wasRunning,
+                            bool overwrite) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), 0600);
   if (fd < 0) return Error::systemError(kDom, errno, "Failed to create file '" + path + "'");
   Header h{};
   std::memcpy(h.magic, kPartial, sizeof h.magic);

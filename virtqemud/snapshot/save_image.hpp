@@ -12,9 +12,11 @@
 
 namespace splitvirt::qemu {
 
-// Creates `path` (must not exist) and writes the header, the XML and the
-// padding; returns the descriptor, positioned where the stream goes.
-Result<int> createSaveImage(const std::string& path, const std::string& domainXml, bool wasRunning);
+// Creates `path` and writes the header, the XML and the padding; returns
+// the descriptor, positioned where the stream goes. An existing file is an
+// error unless `overwrite` (virsh save replaces one, as libvirt does).
+Result<int> createSaveImage(const std::string& path, const std::string& domainXml, bool wasRunning,
+                            bool overwrite = false);
 
 // Marks the image complete (final magic, synced to disk).
 Result<void> finishSaveImage(const std::string& path);
