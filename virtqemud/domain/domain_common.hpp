@@ -40,6 +40,10 @@ inline constexpr unsigned kStartNoResume = 1u << 17;
 // QEMU starts with `-incoming defer`, waiting for a memory state to load.
 inline constexpr unsigned kStartIncoming = 1u << 18;
 
+// A replacement definition for a saved guest (virsh save --xml, restore
+// --xml, save-image-define) must describe the same guest (save_restore.cpp).
+Result<void> checkSameGuest(const conf::DomainDef& src, const conf::DomainDef& dst);
+
 inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
   return {v.def->name, v.def->uuid, v.id};
 }

@@ -102,6 +102,49 @@ void QemuDriver::bindSave(rpc::Program& p) {
     return StringRet{*xml};
   });
 
+  // save-image-define / managedsave-define (what *-edit end with).
+  auto defineImage = [](const std::string& file, const std::string& xml, uint32_t flags,
+                        const char* fn) -> Result<Void> {
+    if (flags & ~(2u | 4u)) return Error::unsupportedFlags(kErr, flags, fn);
+    auto img = openSaveImage(file);
+    if (!img) return img.error();
+    ::close(img->fd);
+    std::optional<bool> running;
+    if (flags & 2u) running = true;
+    else if (flags & 4u) running = false;
+    if (xml == img->domainXml && (!running || *running == img->wasRunning)) return Void{};
+    auto cur = conf::parseDomainDef(img->domainXml, 0, ErrorDomain::Domain);
+    if (!cur) return cur.error();
+    auto next = conf::parseDomainDef(xml, 0, ErrorDomain::Domain);
+    if (!next) return next.error();
+    SV_TRY_VOID(checkSameGuest(*cur, *next));
+    auto r = rewriteSaveImage(file, conf::formatDomainDef(*next, conf::kFormatInactive | conf::kFormatSecure), running);
+    if (!r) return r.error();
+    return Void{};
+  };
+  p.bind(kDomainSaveImageDefineXml, [defineImage](ConnContext&, SaveImageDefineArgs&& a) {
+    return defineImage(a.file, a.dxml, a.flags, "qemuDomainSaveImageDefineXML");
+  });
+  p.bind(kDomainManagedSaveDefineXml, [this, defineImage](ConnContext&, ManagedSaveDefineArgs&& a) -> Result<Void> {
+    auto v = fromHandle(domains_, a.dom);
+    if (!v) return v.error();
+    const std::string path = managedSavePath(v->def->name);
+    if (!fs::exists(path)) return Error::noDomain(kErr, "domain does not have managed save image");
+    auto lock = jobLock(a.dom.uuid);
+    std::lock_guard jl(*lock);
+    // No XML: only the running/paused flag changes.
+    std::string xml;
+    if (a.dxml) {
+      xml = *a.dxml;
+    } else {
+      auto img = openSaveImage(path);
+      if (!img) return img.error();
+      ::close(img->fd);
+      xml = img->domainXml;
+    }
+    return defineImage(path, xml, a.flags, "qemuDomainManagedSaveDefineXML");
+  });
+
   p.bind(kDomainManagedSaveGetXmlDesc, [this](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
     if (a.flags & ~kXmlSecure) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainManagedSaveGetXMLDesc");
     if ((a.flags & kXmlSecure) && ctx.readonly)

@@ -27,6 +27,26 @@ constexpr unsigned kSaveRunning = 2, kSavePaused = 4;
 constexpr unsigned kStartForceBoot = 8;
 }  // namespace
 
+// The part of libvirt's ABI stability check that a replacement XML for a
+// saved guest can get wrong (same order and texts).
+Result<void> checkSameGuest(const conf::DomainDef& src, const conf::DomainDef& dst) {
+  auto unsupported = [](const std::string& m) { return Error::configUnsupported(ErrorDomain::Domain, m); };
+  if (src.type != dst.type)
+    return unsupported("Target domain virt type " + dst.type + " does not match source " + src.type);
+  if (src.uuid != dst.uuid)
+    return unsupported("Target domain uuid " + conf::formatUuid(dst.uuid) + " does not match source " +
+                       conf::formatUuid(src.uuid));
+  if (src.name != dst.name)
+    return unsupported("Target domain name '" + dst.name + "' does not match source '" + src.name + "'");
+  if (src.maxMemoryKiB != dst.maxMemoryKiB)
+    return unsupported("Target domain max memory " + std::to_string(dst.maxMemoryKiB) + " does not match source " +
+                       std::to_string(src.maxMemoryKiB));
+  if (src.vcpusMax != dst.vcpusMax)
+    return unsupported("Target domain vCPU max " + std::to_string(dst.vcpusMax) + " does not match source " +
+                       std::to_string(src.vcpusMax));
+  return {};
+}
+
 std::string QemuDriver::managedSavePath(const std::string& domName) const {
   return paths_.stateDir + "/qemu/save/" + domName + ".save";
 }
@@ -46,9 +66,7 @@ Result<void> QemuDriver::saveDomain(const conf::Uuid& uuid, const std::string& p
   if (dxml) {
     auto alt = conf::parseDomainDef(*dxml, 0, ErrorDomain::Domain);
     if (!alt) return alt.error();
-    if (alt->uuid != v->def->uuid || alt->name != v->def->name)
-      return Error::invalidArg(kErr, "target domain name '" + alt->name + "' or uuid does not match source '" +
-                                         v->def->name + "'");
+    SV_TRY_VOID(checkSameGuest(*v->def, *alt));
     xml = conf::formatDomainDef(*alt, conf::kFormatInactive | conf::kFormatSecure);
   }
 
@@ -156,8 +174,14 @@ Result<DomainView> QemuDriver::restoreDomain(const std::string& path, const std:
   auto image = openSaveImage(path);
   if (!image) return image.error();
   ::close(image->fd);
-  auto parsed = conf::parseDomainDef(dxml ? *dxml : image->domainXml, 0, ErrorDomain::Domain);
+  auto parsed = conf::parseDomainDef(image->domainXml, 0, ErrorDomain::Domain);
   if (!parsed) return parsed.error();
+  if (dxml) {
+    auto alt = conf::parseDomainDef(*dxml, 0, ErrorDomain::Domain);
+    if (!alt) return alt.error();
+    SV_TRY_VOID(checkSameGuest(*parsed, *alt));
+    parsed = std::move(alt);
+  }
   auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
   bool added = false;
   {

@@ -87,6 +87,34 @@ Result<void> finishSaveImage(const std::string& path) {
   return {};
 }
 
+Result<void> rewriteSaveImage(const std::string& path, const std::string& domainXml, std::optional<bool> wasRunning) {
+  auto img = openSaveImage(path);
+  if (!img) return img.error();
+  ::close(img->fd);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Error::systemError(kDom, errno, "cannot open file '" + path + "'");
+  Header h{};
+  if (::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
+    ::close(fd);
+    return failed("failed to read qemu header");
+  }
+  const size_t xmlLen = domainXml.size() + 1;
+  if (std::memcmp(h.magic, kMagic, sizeof h.magic) != 0 || xmlLen > h.dataLen) {
+    ::close(fd);
+    return failed(xmlLen > h.dataLen ? "new xml too large to fit in file" : "image magic is incorrect");
+  }
+  std::string data(h.dataLen, '\0');
+  std::memcpy(data.data(), domainXml.c_str(), xmlLen);
+  h.cookieOffset = 0;  // a cookie of the old XML would be misread after the new one
+  if (wasRunning) h.wasRunning = *wasRunning ? 1 : 0;
+  bool ok = ::pwrite(fd, data.data(), data.size(), sizeof h) == static_cast<ssize_t>(data.size()) &&
+            ::pwrite(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h) && ::fdatasync(fd) == 0;
+  int e = errno;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) return Error::systemError(kDom, e, "failed to write header data to '" + path + "'");
+  return {};
+}
+
 Result<SaveImage> openSaveImage(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error::systemError(kDom, errno, "cannot open file '" + path + "'");

@@ -8,6 +8,7 @@
 
 #include "util/error.hpp"
 
+#include <optional>
 #include <string>
 
 namespace splitvirt::qemu {
@@ -20,6 +21,11 @@ Result<int> createSaveImage(const std::string& path, const std::string& domainXm
 
 // Marks the image complete (final magic, synced to disk).
 Result<void> finishSaveImage(const std::string& path);
+
+// Replaces the domain XML (and, when given, the was-running flag) of a
+// complete image in place; the stream does not move, so the XML must fit
+// the space the header reserved.
+Result<void> rewriteSaveImage(const std::string& path, const std::string& domainXml, std::optional<bool> wasRunning);
 
 struct SaveImage {
   int fd = -1;  // positioned at the start of the migration stream

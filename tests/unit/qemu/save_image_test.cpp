@@ -108,3 +108,27 @@ TEST_CASE("save image: bare streams load from the start, foreign files are refus
   REQUIRE(!missing.has_value());
   CHECK(missing.error().message.find("cannot open file") != std::string::npos);
 }
+
+TEST_CASE("save image: the XML is replaced in place, the stream stays where it was") {
+  TempDir t;
+  const std::string path = (t.path / "m.mem").string();
+  auto fd = createSaveImage(path, "<domain><name>g</name></domain>", true);
+  REQUIRE(fd.has_value());
+  REQUIRE(::write(*fd, "QEVM-stream", 11) == 11);
+  ::close(*fd);
+  REQUIRE(finishSaveImage(path).has_value());
+
+  REQUIRE(rewriteSaveImage(path, "<domain><name>g</name><description>x</description></domain>", false).has_value());
+  auto img = openSaveImage(path);
+  REQUIRE(img.has_value());
+  CHECK(img->domainXml == "<domain><name>g</name><description>x</description></domain>");
+  CHECK(!img->wasRunning);
+  char buf[11];
+  REQUIRE(::read(img->fd, buf, sizeof buf) == 11);
+  CHECK(std::string(buf, 11) == "QEVM-stream");
+  ::close(img->fd);
+
+  auto tooBig = rewriteSaveImage(path, std::string(70 * 1024, 'x'), std::nullopt);
+  REQUIRE(!tooBig.has_value());
+  CHECK(tooBig.error().message == "operation failed: new xml too large to fit in file");
+}
