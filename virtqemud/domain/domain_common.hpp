@@ -43,6 +43,8 @@ inline constexpr unsigned kStartIncoming = 1u << 18;
 // A replacement definition for a saved guest (virsh save --xml, restore
 // --xml, save-image-define) must describe the same guest (save_restore.cpp).
 Result<void> checkSameGuest(const conf::DomainDef& src, const conf::DomainDef& dst);
+// libvirt's error for a QEMU that exited while starting or loading a state.
+Error qemuClosedMonitor(const std::string& logPath);
 
 inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
   return {v.def->name, v.def->uuid, v.id};

@@ -46,7 +46,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   });
 
   auto restore = [this](const std::string& from, const OptString& dxml, uint32_t flags) -> Result<Void> {
-    if (flags & ~kRestoreFlags) return Error::unsupportedFlags(kErr, flags, "qemuDomainRestoreFlags");
+    if (flags & ~kRestoreFlags) return Error::unsupportedFlags(kErr, flags, "qemuDomainRestoreInternal");
     std::optional<std::string> alt;
     if (dxml) alt = *dxml;
     if (auto r = restoreDomain(from, alt, flags); !r) return r.error();
@@ -65,10 +65,10 @@ void QemuDriver::bindSave(rpc::Program& p) {
     std::lock_guard jl(*lock);
     v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
+    if (!v->active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
     if (!v->persistent) return Error::operationInvalid(kErr, "cannot do managed save for transient domain");
-    if (!v->active()) return Error::operationInvalid(kErr, "domain is not running");
     const std::string path = managedSavePath(v->def->name);
-    SV_TRY_VOID(fs::makeDirs(paths_.stateDir + "/qemu/save", 0711, kErr));
+    SV_TRY_VOID(fs::makeDirs(paths_.stateDir + "/qemu/save", 0755, kErr));
     ::unlink(path.c_str());  // a stale image of an earlier run is replaced
     if (auto r = saveDomain(a.dom.uuid, path, std::nullopt, a.flags); !r) return r.error();
     return Void{};
@@ -88,7 +88,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
     auto lock = jobLock(a.dom.uuid);
     std::lock_guard jl(*lock);
     const std::string path = managedSavePath(v->def->name);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    if (::unlink(path.c_str()) != 0)
       return Error::systemError(kErr, errno, "Failed to remove managed save file '" + path + "'");
     return Void{};
   });
@@ -129,7 +129,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
     const std::string path = managedSavePath(v->def->name);
-    if (!fs::exists(path)) return Error::noDomain(kErr, "domain does not have managed save image");
+    if (!fs::exists(path)) return Error::operationInvalid(kErr, "domain does not have managed save image");
     auto lock = jobLock(a.dom.uuid);
     std::lock_guard jl(*lock);
     // No XML: only the running/paused flag changes.
@@ -153,7 +153,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
     if (!v) return v.error();
     const std::string path = managedSavePath(v->def->name);
     if (!fs::exists(path))
-      return Error::noDomain(kErr, "domain does not have managed save image");
+      return Error::operationInvalid(kErr, "domain does not have managed save image");
     auto xml = imageXml(path, a.flags);
     if (!xml) return xml.error();
     return StringRet{*xml};

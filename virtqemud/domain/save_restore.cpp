@@ -47,6 +47,15 @@ Result<void> checkSameGuest(const conf::DomainDef& src, const conf::DomainDef& d
   return {};
 }
 
+// libvirt's words for a QEMU that died under a start or an incoming
+// migration: its last log lines say why.
+Error qemuClosedMonitor(const std::string& logPath) {
+  std::string tail = logTail(logPath, 512);
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+  if (auto nl = tail.rfind('\n'); nl != std::string::npos) tail = tail.substr(nl + 1);
+  return Error::internal(kErr, "qemu unexpectedly closed the monitor: " + tail);
+}
+
 std::string QemuDriver::managedSavePath(const std::string& domName) const {
   return paths_.stateDir + "/qemu/save/" + domName + ".save";
 }
@@ -57,9 +66,9 @@ Result<void> QemuDriver::saveDomain(const conf::Uuid& uuid, const std::string& p
                                     const std::optional<std::string>& dxml, unsigned flags) {
   auto v = domains_.findByUuid(uuid);
   if (!v) return Error::noDomain(kErr, "no domain with matching uuid '" + conf::formatUuid(uuid) + "'");
-  if (!v->active()) return Error::operationInvalid(kErr, "domain is not running");
+  if (!v->active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
   auto rt = runtime(uuid);
-  if (!rt || !rt->mon) return Error::operationInvalid(kErr, "domain is not running");
+  if (!rt || !rt->mon) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
   // The definition stored in the image: the running one, or the caller's
   // replacement (same guest: name and uuid must match).
   std::string xml = conf::formatDomainDef(*v->def, conf::kFormatInactive | conf::kFormatSecure);
@@ -133,9 +142,7 @@ Result<DomainView> QemuDriver::restoreInto(const conf::Uuid& uuid, const std::st
   if (!(rt && rt->mon)) ::close(image->fd);
   if (!r) {
     Error e = r.error();
-    if (rt && rt->mon && !rt->mon->alive())
-      e = Error::operationFailed(kErr, "domain '" + started->def->name +
-                                           "': QEMU exited while loading the saved state: " + logTail(rt->logPath, 512));
+    if (rt && rt->mon && !rt->mon->alive()) e = qemuClosedMonitor(rt->logPath);
     finishStop(uuid, kShutoffFailed, -1);
     return e;
   }
@@ -210,7 +217,8 @@ Result<DomainView> QemuDriver::restoreDomain(const std::string& path, const std:
   bool wasRunning = image->wasRunning;
   if (flags & kSaveRunning) wasRunning = true;
   if (flags & kSavePaused) wasRunning = false;
-  auto r = restoreInto(def->uuid, path, def, wasRunning, false, (flags & kSavePaused) != 0);
+  // --paused only changes what the image says (SUSPENDED/RESTORED, as libvirt).
+  auto r = restoreInto(def->uuid, path, def, wasRunning, false, false);
   if (!r && added)
     if (auto cur = domains_.findByUuid(def->uuid); cur && !cur->persistent && !cur->active())
       domains_.remove(def->uuid);

@@ -86,9 +86,7 @@ Result<void> QemuDriver::startFromMemoryFile(const conf::Uuid& uuid, const std::
   if (!r) {
     Error e = r.error();
     // A stream QEMU cannot load makes it exit; its log says why.
-    if (rt && rt->mon && !rt->mon->alive())
-      e = Error::operationFailed(kErr, "domain '" + started->def->name +
-                                           "': QEMU exited while loading the memory state: " + logTail(rt->logPath, 512));
+    if (rt && rt->mon && !rt->mon->alive()) e = qemuClosedMonitor(rt->logPath);
     finishStop(uuid, kShutoffFailed, -1);
     return e;
   }

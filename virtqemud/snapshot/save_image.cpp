@@ -117,7 +117,7 @@ Result<void> rewriteSaveImage(const std::string& path, const std::string& domain
 
 Result<SaveImage> openSaveImage(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::systemError(kDom, errno, "cannot open file '" + path + "'");
+  if (fd < 0) return Error::systemError(kDom, errno, "Failed to open file '" + path + "'");
   auto fail = [fd](Error e) -> Error {
     ::close(fd);
     return e;

@@ -106,7 +106,7 @@ TEST_CASE("save image: bare streams load from the start, foreign files are refus
 
   auto missing = openSaveImage((t.path / "none.mem").string());
   REQUIRE(!missing.has_value());
-  CHECK(missing.error().message.find("cannot open file") != std::string::npos);
+  CHECK(missing.error().message.find("Failed to open file") != std::string::npos);
 }
 
 TEST_CASE("save image: the XML is replaced in place, the stream stays where it was") {
