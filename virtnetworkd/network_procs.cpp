@@ -35,7 +35,7 @@ bool netMatches(const Network& n, uint32_t f) {
 
 void NetworkDriver::bindNetworks(rpc::Program& p) {
   auto define = [this](const std::string& xml, uint32_t flags) -> Result<NetRet> {
-    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags, "networkDefineXMLFlags");
+    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags & ~1u, "networkDefineXMLFlags");
     auto def = conf::parseNetworkDef(xml, (flags & 1u) ? conf::kNetParseValidate : 0);
     if (!def) return def.error();
     std::lock_guard lk(mutex_);
@@ -62,7 +62,7 @@ void NetworkDriver::bindNetworks(rpc::Program& p) {
   p.bind(kNetworkDefineXmlFlags, [define](ConnContext&, NetXmlFlagsArg&& a) { return define(a.xml, a.flags); });
 
   auto create = [this](const std::string& xml, uint32_t flags) -> Result<NetRet> {
-    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags, "networkCreateXMLFlags");
+    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags & ~1u, "networkCreateXMLFlags");
     auto def = conf::parseNetworkDef(xml, (flags & 1u) ? conf::kNetParseValidate : 0);
     if (!def) return def.error();
     std::lock_guard lk(mutex_);
@@ -162,7 +162,7 @@ void NetworkDriver::bindQueries(rpc::Program& p) {
     return NetRet{handle(*it->second)};
   });
   p.bind(kNetworkGetXmlDesc, [this](ConnContext&, NetFlagsArg&& a) -> Result<StringRet> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "networkGetXMLDesc");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "networkGetXMLDesc");
     std::lock_guard lk(mutex_);
     NetworkPtr n;
     SV_TRY_ASSIGN(n, byHandle(a.net));
@@ -198,7 +198,7 @@ void NetworkDriver::bindQueries(rpc::Program& p) {
     return IntRet{n->persistent ? 1 : 0};
   });
   p.bind(kConnectListAllNetworks, [this](ConnContext&, ListAllArgs&& a) -> Result<ListAllNetworksRet> {
-    if (a.flags & ~63u) return Error::unsupportedFlags(kErr, a.flags, "networkConnectListAllNetworks");
+    if (a.flags & ~63u) return Error::unsupportedFlags(kErr, a.flags & ~63u, "networkConnectListAllNetworks");
     std::lock_guard lk(mutex_);
     ListAllNetworksRet ret;
     for (auto& [u, n] : nets_) {

@@ -20,7 +20,7 @@ constexpr uint32_t kAffectLive = 1, kAffectConfig = 2;
 
 void NetworkDriver::bindUpdate(rpc::Program& p) {
   p.bind(kNetworkUpdate, [this](rpc::ConnContext&, NetUpdateArgs&& a) -> Result<Void> {
-    if (a.flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, a.flags, "networkUpdate");
+    if (a.flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, a.flags & ~(kAffectLive | kAffectConfig), "networkUpdate");
     std::lock_guard lk(mutex_);
     NetworkPtr n;
     SV_TRY_ASSIGN(n, byHandle(a.net));

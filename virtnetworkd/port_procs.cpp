@@ -26,8 +26,7 @@ void NetworkDriver::bindPorts(rpc::Program& p) {
   };
 
   p.bind(kNetworkPortCreateXml, [this, portHandle](ConnContext&, NetPortCreateXmlArgs&& a) -> Result<NetPortRet> {
-    if (a.flags & ~(kCreateReclaim | kCreateValidate))
-      return Error::unsupportedFlags(kErr, a.flags, "networkPortCreateXML");
+    if (a.flags & ~(kCreateReclaim | kCreateValidate)) return Error::unsupportedFlags(kErr, a.flags & ~(kCreateReclaim | kCreateValidate), "networkPortCreateXML");
     std::lock_guard lk(mutex_);
     NetworkPtr n;
     SV_TRY_ASSIGN(n, byHandle(a.net));

@@ -3,6 +3,7 @@
 #include "conf/domain_def.hpp"
 #include "domain/domain_common.hpp"
 #include "protocol/domain_procs.hpp"
+#include "process/proc_stats.hpp"
 #include "process/spawn.hpp"
 #include "qemu_driver.hpp"
 
@@ -62,7 +63,7 @@ bool matchesFilter(const DomainView& v, uint32_t f, const std::function<bool()>&
 void QemuDriver::bindDomain(rpc::Program& p) {
   auto& list = domains_;
   auto define = [this](std::string_view xml, uint32_t flags) -> Result<DomRet> {
-    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags, "qemuDomainDefineXMLFlags");
+    if (flags & ~1u) return Error::unsupportedFlags(kErr, flags & ~1u, "qemuDomainDefineXMLFlags");
     // Parse errors come from the shared domain config code: error domain DOMAIN.
     auto parsed = conf::parseDomainDef(xml, (flags & 1u) ? conf::kParseValidateSchema : 0, ErrorDomain::Domain);
     if (!parsed) return parsed.error();
@@ -103,7 +104,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   auto undefine = [this](const NonnullDomain& dom, uint32_t flags) -> Result<Void> {
     // checkpoint metadata, nvram and tpm flags: there is nothing of those
     // to remove, so they are accepted.
-    if (flags & ~0x7fu) return Error::unsupportedFlags(kErr, flags, "qemuDomainUndefineFlags");
+    if (flags & ~0x7fu) return Error::unsupportedFlags(kErr, flags & ~0x7fu, "qemuDomainUndefineFlags");
     auto lk = domains_.writeLock();
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
@@ -163,7 +164,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
 
   p.bind(kDomainGetXmlDesc, [&list](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
     // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE
-    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetXMLDesc");
+    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags & ~0xfu, "qemuDomainGetXMLDesc");
     if ((a.flags & 1u) && ctx.readonly)
       return Error::operationDenied(ErrorDomain::Domain, "virDomainGetXMLDesc with secure flag");
     auto v = fromHandle(list, a.dom);
@@ -214,7 +215,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   });
   p.bind(kDomainGetVcpusFlags, [&list](ConnContext&, DomFlagsArg&& a) -> Result<IntRet> {
     // AFFECT_LIVE 1 | AFFECT_CONFIG 2 | VCPU_MAXIMUM 4 | VCPU_GUEST 8
-    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetVcpusFlags");
+    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags & ~0xfu, "qemuDomainGetVcpusFlags");
     auto v = fromHandle(list, a.dom);
     if (!v) return v.error();
     if ((a.flags & 1u) && !v->active()) return Error::operationInvalid(kErr, "domain is not running");
@@ -270,14 +271,14 @@ void QemuDriver::bindDomain(rpc::Program& p) {
   });
 
   p.bind(kDomainGetMessages, [&list](ConnContext&, DomFlagsArg&& a) -> Result<DomainGetMessagesRet> {
-    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainGetMessages");
+    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags & ~3u, "qemuDomainGetMessages");
     auto v = fromHandle(list, a.dom);
     if (!v) return v.error();
     return DomainGetMessagesRet{};
   });
 
   p.bind(kConnectListAllDomains, [this, &list](ConnContext&, ListAllArgs&& a) -> Result<ListAllDomainsRet> {
-    if (a.flags & ~kListAll) return Error::unsupportedFlags(kErr, a.flags, "qemuConnectListAllDomains");
+    if (a.flags & ~kListAll) return Error::unsupportedFlags(kErr, a.flags & ~kListAll, "qemuConnectListAllDomains");
     ListAllDomainsRet r;
     for (auto& v : list.all()) {
       auto managed = [&] { return hasManagedSave(v.def->name); };

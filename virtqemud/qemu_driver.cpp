@@ -35,6 +35,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindHotplug(p);
   bindSnapshots(p);
   bindSave(p);
+  bindStats(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

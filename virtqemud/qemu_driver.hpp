@@ -137,6 +137,7 @@ class QemuDriver final : public daemon::Driver {
   // one (removed once restored), unless VIR_DOMAIN_START_FORCE_BOOT.
   Result<objects::DomainView> startOrRestore(const conf::Uuid& uuid, unsigned flags);
   void bindSave(rpc::Program& p);
+  void bindStats(rpc::Program& p);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

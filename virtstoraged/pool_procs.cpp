@@ -71,7 +71,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   };
 
   p.bind(kStoragePoolDefineXml, [this, checkDuplicate](ConnContext&, PoolXmlFlagsArg&& a) -> Result<PoolRet> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storagePoolDefineXML");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storagePoolDefineXML");
     auto def = conf::parseStoragePoolDef(a.xml, kErr, (a.flags & 1u) ? conf::kPoolParseValidate : 0);
     if (!def) return def.error();
     std::unique_lock lk(mutex_);
@@ -96,7 +96,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
 
   p.bind(kStoragePoolCreateXml, [this, checkDuplicate](ConnContext&, PoolXmlFlagsArg&& a) -> Result<PoolRet> {
     // WITH_BUILD | WITH_BUILD_OVERWRITE | WITH_BUILD_NO_OVERWRITE
-    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storagePoolCreateXML");
+    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags & ~7u, "storagePoolCreateXML");
     auto def = conf::parseStoragePoolDef(a.xml, kErr);
     if (!def) return def.error();
     std::unique_lock lk(mutex_);
@@ -116,7 +116,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   });
 
   p.bind(kStoragePoolBuild, [this](ConnContext&, PoolFlagsArg&& a) -> Result<Void> {
-    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags, "storagePoolBuild");
+    if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags & ~0xfu, "storagePoolBuild");
     auto pool = poolByHandle(a.pool);
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
@@ -127,7 +127,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   });
 
   p.bind(kStoragePoolCreate, [this](ConnContext&, PoolFlagsArg&& a) -> Result<Void> {
-    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storagePoolCreate");
+    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags & ~7u, "storagePoolCreate");
     auto pool = poolByHandle(a.pool);
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
@@ -172,7 +172,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   });
 
   p.bind(kStoragePoolDelete, [this](ConnContext&, PoolFlagsArg&& a) -> Result<Void> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storagePoolDelete");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storagePoolDelete");
     auto pool = poolByHandle(a.pool);
     if (!pool) return pool.error();
     std::unique_lock lk(mutex_);
@@ -238,7 +238,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   });
 
   p.bind(kStoragePoolGetXmlDesc, [this](ConnContext&, PoolFlagsArg&& a) -> Result<StringRet> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storagePoolGetXMLDesc");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storagePoolGetXMLDesc");
     auto pool = poolByHandle(a.pool);
     if (!pool) return pool.error();
     std::shared_lock lk(mutex_);
@@ -281,7 +281,7 @@ void StorageDriver::bindPools(rpc::Program& p) {
   });
 
   p.bind(kConnectListAllStoragePools, [this](ConnContext&, ListAllArgs&& a) -> Result<ListAllPoolsRet> {
-    if (a.flags & ~kAllFlags) return Error::unsupportedFlags(kErr, a.flags, "storageConnectListAllStoragePools");
+    if (a.flags & ~kAllFlags) return Error::unsupportedFlags(kErr, a.flags & ~kAllFlags, "storageConnectListAllStoragePools");
     std::shared_lock lk(mutex_);
     ListAllPoolsRet r;
     for (auto& [u, pool] : pools_) {

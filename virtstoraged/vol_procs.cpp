@@ -81,7 +81,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
 
   p.bind(kStorageVolCreateXml, [createCommon](ConnContext&, VolCreateXmlArgs&& a) -> Result<VolRet> {
     // PREALLOC_METADATA | REFLINK | VALIDATE
-    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storageVolCreateXML");
+    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags & ~7u, "storageVolCreateXML");
     bool prealloc = a.flags & 1u;
     return createCommon(a.pool, a.xml, conf::kVolParseOptCapacity, false,
                         [prealloc](const conf::StorageVolDef& def, const std::string& path) -> Result<void> {
@@ -93,7 +93,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
   });
 
   p.bind(kStorageVolCreateXmlFrom, [this, createCommon](ConnContext&, VolCreateXmlFromArgs&& a) -> Result<VolRet> {
-    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storageVolCreateXMLFrom");
+    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags & ~7u, "storageVolCreateXMLFrom");
     auto src = volByHandle(a.clonevol);
     if (!src) return src.error();
     conf::StorageVolDef srcVol = src->second;
@@ -108,7 +108,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
 
   p.bind(kStorageVolDelete, [this](ConnContext&, VolFlagsArg&& a) -> Result<Void> {
     // ZEROED | WITH_SNAPSHOTS
-    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags, "storageVolDelete");
+    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags & ~3u, "storageVolDelete");
     auto vol = volByHandle(a.vol);
     if (!vol) return vol.error();
     auto& [pl, v] = *vol;
@@ -171,7 +171,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
     return infoOf(vol->second);
   });
   p.bind(kStorageVolGetInfoFlags, [current](ConnContext&, VolFlagsArg&& a) -> Result<VolGetInfoRet> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storageVolGetInfoFlags");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storageVolGetInfoFlags");
     auto vol = current(a.vol);
     if (!vol) return vol.error();
     VolGetInfoRet r = infoOf(vol->second);
@@ -215,7 +215,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
 
   p.bind(kStorageVolResize, [this](ConnContext&, VolResizeArgs&& a) -> Result<Void> {
     constexpr uint32_t kAllocate = 1, kDelta = 2, kShrink = 4;
-    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags, "storageVolResize");
+    if (a.flags & ~7u) return Error::unsupportedFlags(kErr, a.flags & ~7u, "storageVolResize");
     auto vol = volByHandle(a.vol);
     if (!vol) return vol.error();
     auto& [pl, v] = *vol;
@@ -251,7 +251,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
   });
 
   p.bindStream(kStorageVolUpload, [this](ConnContext&, VolTransferArgs&& a) -> Result<rpc::StreamEndpointPtr> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storageVolUpload");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storageVolUpload");
     auto vol = volByHandle(a.vol);
     if (!vol) return vol.error();
     auto s = UploadStream::open(vol->second.targetPath, a.offset, a.length, a.flags & 1u);
@@ -259,7 +259,7 @@ void StorageDriver::bindVolumes(rpc::Program& p) {
     return rpc::StreamEndpointPtr(*s);
   });
   p.bindStream(kStorageVolDownload, [this](ConnContext&, VolTransferArgs&& a) -> Result<rpc::StreamEndpointPtr> {
-    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags, "storageVolDownload");
+    if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "storageVolDownload");
     auto vol = volByHandle(a.vol);
     if (!vol) return vol.error();
     auto s = DownloadStream::open(vol->second.targetPath, a.offset, a.length, a.flags & 1u);

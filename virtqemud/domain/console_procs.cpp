@@ -15,7 +15,7 @@ using rpc::ConnContext;
 void QemuDriver::bindConsole(rpc::Program& p) {
   p.bindStream(kDomainOpenConsole, [this](ConnContext&, DomainOpenConsoleArgs&& a) -> Result<rpc::StreamEndpointPtr> {
     constexpr uint32_t kForce = 1, kSafe = 2;
-    if (a.flags & ~(kForce | kSafe)) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainOpenConsole");
+    if (a.flags & ~(kForce | kSafe)) return Error::unsupportedFlags(kErr, a.flags & ~(kForce | kSafe), "qemuDomainOpenConsole");
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
     auto rt = runtime(a.dom.uuid);

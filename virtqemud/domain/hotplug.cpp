@@ -243,7 +243,7 @@ void QemuDriver::handleDeviceDeleted(const conf::Uuid& uuid, Runtime& rt, const 
 
 void QemuDriver::bindHotplug(rpc::Program& p) {
   auto attach = [this](const NonnullDomain& dom, const std::string& xml, uint32_t flags) -> Result<Void> {
-    if (flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, flags, "qemuDomainAttachDeviceFlags");
+    if (flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, flags & ~(kAffectLive | kAffectConfig), "qemuDomainAttachDeviceFlags");
     if (!domains_.findByUuid(dom.uuid)) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
     std::lock_guard jl(*lock);
@@ -251,7 +251,7 @@ void QemuDriver::bindHotplug(rpc::Program& p) {
     return Void{};
   };
   auto detach = [this](const NonnullDomain& dom, const std::string& xml, uint32_t flags) -> Result<Void> {
-    if (flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, flags, "qemuDomainDetachDeviceFlags");
+    if (flags & ~(kAffectLive | kAffectConfig)) return Error::unsupportedFlags(kErr, flags & ~(kAffectLive | kAffectConfig), "qemuDomainDetachDeviceFlags");
     if (!domains_.findByUuid(dom.uuid)) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
     std::lock_guard jl(*lock);

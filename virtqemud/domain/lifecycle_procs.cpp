@@ -17,7 +17,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
   // START_PAUSED | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM (no NVRAM here);
   // AUTODESTROY is not supported. A managed save image is restored.
   auto create = [this](const NonnullDomain& dom, uint32_t flags) -> Result<DomainView> {
-    if (flags & ~(1u | 4u | 8u | 32u)) return Error::unsupportedFlags(kErr, flags, "qemuDomainCreateWithFlags");
+    if (flags & ~(1u | 4u | 8u | 32u)) return Error::unsupportedFlags(kErr, flags & ~(1u | 4u | 8u | 32u), "qemuDomainCreateWithFlags");
     auto v = domains_.findByUuid(dom.uuid);
     if (!v) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
@@ -36,7 +36,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
   });
 
   p.bind(kDomainCreateXml, [this](ConnContext&, XmlFlagsArg&& a) -> Result<DomRet> {
-    if (a.flags & ~(1u | 4u | 8u | 16u | 32u)) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainCreateXML");
+    if (a.flags & ~(1u | 4u | 8u | 16u | 32u)) return Error::unsupportedFlags(kErr, a.flags & ~(1u | 4u | 8u | 16u | 32u), "qemuDomainCreateXML");
     auto parsed = conf::parseDomainDef(a.xml, (a.flags & 16u) ? conf::kParseValidateSchema : 0, ErrorDomain::Domain);
     if (!parsed) return parsed.error();
     auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
@@ -74,7 +74,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
 
   auto destroy = [this](const NonnullDomain& dom, uint32_t flags) -> Result<Void> {
     // GRACEFUL | REMOVE_LOGS
-    if (flags & ~3u) return Error::unsupportedFlags(kErr, flags, "qemuDomainDestroyFlags");
+    if (flags & ~3u) return Error::unsupportedFlags(kErr, flags & ~3u, "qemuDomainDestroyFlags");
     if (!domains_.findByUuid(dom.uuid)) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
     std::lock_guard jl(*lock);
@@ -108,7 +108,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
   // ACPI power button; the guest decides. Agent/initctl/signal modes are not available.
   auto shutdown = [withRunningIn](const NonnullDomain& dom, uint32_t flags) -> Result<Void> {
     if (flags & ~1u) {
-      if (flags & ~0x1fu) return Error::unsupportedFlags(kErr, flags, "qemuDomainShutdownFlags");
+      if (flags & ~0x1fu) return Error::unsupportedFlags(kErr, flags & ~0x1fu, "qemuDomainShutdownFlags");
       return Error::argumentUnsupported(kErr, "only the ACPI power button shutdown mode is supported");
     }
     return withRunningIn(kErr, dom, [](Runtime& rt, DomainView&) -> Result<void> { return systemPowerdown(*rt.mon); });
@@ -118,7 +118,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
 
   p.bind(kDomainReboot, [withRunning](ConnContext&, DomFlagsArg&& a) -> Result<Void> {
     if (a.flags & ~1u) {
-      if (a.flags & ~0x1fu) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainReboot");
+      if (a.flags & ~0x1fu) return Error::unsupportedFlags(kErr, a.flags & ~0x1fu, "qemuDomainReboot");
       return Error::argumentUnsupported(kErr, "only the ACPI power button reboot mode is supported");
     }
     // As libvirt: power the guest off by ACPI, then reset it instead of ending it.

@@ -14,7 +14,7 @@ using namespace protocol;
 void QemuDriver::bindQemu(rpc::Program& p) {
   p.bind(kQemuDomainMonitorCommand, [this](rpc::ConnContext&, QemuMonitorCommandArgs&& a) -> Result<QemuMonitorCommandRet> {
     constexpr uint32_t kHmp = 1;
-    if (a.flags & ~kHmp) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainQemuMonitorCommandWithFiles");
+    if (a.flags & ~kHmp) return Error::unsupportedFlags(kErr, a.flags & ~kHmp, "qemuDomainQemuMonitorCommandWithFiles");
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
     auto lock = jobLock(a.dom.uuid);

@@ -31,7 +31,7 @@ Result<std::string> imageXml(const std::string& file, uint32_t flags) {
 void QemuDriver::bindSave(rpc::Program& p) {
   auto save = [this](const NonnullDomain& dom, const std::string& to, const OptString& dxml, uint32_t flags,
                      const char* fn) -> Result<Void> {
-    if (flags & ~kSaveFlags) return Error::unsupportedFlags(kErr, flags, fn);
+    if (flags & ~kSaveFlags) return Error::unsupportedFlags(kErr, flags & ~kSaveFlags, fn);
     if (!domains_.findByUuid(dom.uuid)) return noDomainByHandle(dom);
     auto lock = jobLock(dom.uuid);
     std::lock_guard jl(*lock);
@@ -46,7 +46,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   });
 
   auto restore = [this](const std::string& from, const OptString& dxml, uint32_t flags) -> Result<Void> {
-    if (flags & ~kRestoreFlags) return Error::unsupportedFlags(kErr, flags, "qemuDomainRestoreInternal");
+    if (flags & ~kRestoreFlags) return Error::unsupportedFlags(kErr, flags & ~kRestoreFlags, "qemuDomainRestoreInternal");
     std::optional<std::string> alt;
     if (dxml) alt = *dxml;
     if (auto r = restoreDomain(from, alt, flags); !r) return r.error();
@@ -58,7 +58,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   });
 
   p.bind(kDomainManagedSave, [this](ConnContext&, DomFlagsArg&& a) -> Result<Void> {
-    if (a.flags & ~kSaveFlags) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainManagedSave");
+    if (a.flags & ~kSaveFlags) return Error::unsupportedFlags(kErr, a.flags & ~kSaveFlags, "qemuDomainManagedSave");
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
     auto lock = jobLock(a.dom.uuid);
@@ -94,7 +94,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   });
 
   p.bind(kDomainSaveImageGetXmlDesc, [](ConnContext& ctx, SaveImageFileArgs&& a) -> Result<StringRet> {
-    if (a.flags & ~kXmlSecure) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainSaveImageGetXMLDesc");
+    if (a.flags & ~kXmlSecure) return Error::unsupportedFlags(kErr, a.flags & ~kXmlSecure, "qemuDomainSaveImageGetXMLDesc");
     if ((a.flags & kXmlSecure) && ctx.readonly)
       return Error::operationDenied(ErrorDomain::Domain, "virDomainSaveImageGetXMLDesc with secure flag");
     auto xml = imageXml(a.file, a.flags);
@@ -105,7 +105,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   // save-image-define / managedsave-define (what *-edit end with).
   auto defineImage = [](const std::string& file, const std::string& xml, uint32_t flags,
                         const char* fn) -> Result<Void> {
-    if (flags & ~(2u | 4u)) return Error::unsupportedFlags(kErr, flags, fn);
+    if (flags & ~(2u | 4u)) return Error::unsupportedFlags(kErr, flags & ~(2u | 4u), fn);
     auto img = openSaveImage(file);
     if (!img) return img.error();
     ::close(img->fd);
@@ -146,7 +146,7 @@ void QemuDriver::bindSave(rpc::Program& p) {
   });
 
   p.bind(kDomainManagedSaveGetXmlDesc, [this](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
-    if (a.flags & ~kXmlSecure) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainManagedSaveGetXMLDesc");
+    if (a.flags & ~kXmlSecure) return Error::unsupportedFlags(kErr, a.flags & ~kXmlSecure, "qemuDomainManagedSaveGetXMLDesc");
     if ((a.flags & kXmlSecure) && ctx.readonly)
       return Error::operationDenied(ErrorDomain::Domain, "virDomainManagedSaveGetXMLDesc with secure flag");
     auto v = fromHandle(domains_, a.dom);

@@ -88,7 +88,7 @@ Result<std::vector<std::string>> QemuDriver::snapshotNodes(Runtime& rt, const co
 Result<std::string> QemuDriver::createSnapshot(const conf::Uuid& uuid, const std::string& xml, unsigned flags) {
   constexpr unsigned kKnown = kCreateRedefine | kCreateCurrent | kCreateNoMetadata | kCreateHalt | kCreateDiskOnly |
                               kCreateReuseExt | kCreateQuiesce | kCreateAtomic | kCreateLive | kCreateValidate;
-  if (flags & ~kKnown) return Error::unsupportedFlags(kErr, flags, "qemuSnapshotCreateXML");
+  if (flags & ~kKnown) return Error::unsupportedFlags(kErr, flags & ~kKnown, "qemuSnapshotCreateXML");
   if ((flags & kCreateQuiesce) && !(flags & kCreateDiskOnly))
     return Error::invalidArgIn(kErr, "qemuSnapshotCreateXML", "flags",
                                "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE' requires flag "
@@ -255,7 +255,7 @@ Result<std::string> QemuDriver::createDiskOnlySnapshot(const conf::Uuid& uuid, c
 }
 
 Result<void> QemuDriver::revertToSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags) {
-  if (flags & ~0xfu) return Error::unsupportedFlags(kErr, flags, "qemuSnapshotRevert");
+  if (flags & ~0xfu) return Error::unsupportedFlags(kErr, flags & ~0xfu, "qemuSnapshotRevert");
   if ((flags & kRevertRunning) && (flags & kRevertPaused))
     return Error::invalidArgIn(kErr, "qemuSnapshotRevert", "flags",
                                "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
@@ -413,8 +413,7 @@ Result<void> QemuDriver::finishSnapshotStart(const conf::Uuid& uuid, bool wantPa
 }
 
 Result<void> QemuDriver::deleteSnapshot(const conf::Uuid& uuid, const std::string& name, unsigned flags) {
-  if (flags & ~(kDeleteChildren | kDeleteMetadataOnly | kDeleteChildrenOnly))
-    return Error::unsupportedFlags(kErr, flags, "qemuSnapshotDelete");
+  if (flags & ~(kDeleteChildren | kDeleteMetadataOnly | kDeleteChildrenOnly)) return Error::unsupportedFlags(kErr, flags & ~(kDeleteChildren | kDeleteMetadataOnly | kDeleteChildrenOnly), "qemuSnapshotDelete");
   if ((flags & kDeleteChildren) && (flags & kDeleteChildrenOnly))
     return Error::invalidArgIn(kErr, "qemuSnapshotDelete", "flags",
                                "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "

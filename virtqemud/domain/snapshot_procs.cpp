@@ -78,7 +78,7 @@ void QemuDriver::bindSnapshots(rpc::Program& p) {
     return NonnullDomainSnapshot{name, handleOf(f.dom)};
   };
   auto checkListFlags = [](uint32_t flags, unsigned allowed, const char* fn) -> Result<void> {
-    if (flags & ~allowed) return Error::unsupportedFlags(kErr, flags, fn);
+    if (flags & ~allowed) return Error::unsupportedFlags(kErr, flags & ~allowed, fn);
     return {};
   };
   auto names = [](const std::vector<std::string>& all, int32_t maxnames) -> Result<SnapNamesRet> {
@@ -172,7 +172,7 @@ void QemuDriver::bindSnapshots(rpc::Program& p) {
 
   // ---- snapshot-level queries ----
   p.bind(kDomainSnapshotGetXmlDesc, [lookupSnap](ConnContext&, SnapFlagsArg&& a) -> Result<StringRet> {
-    if (a.flags & ~conf::kSnapshotXmlSecure) return Error::unsupportedFlags(kErr, a.flags, "qemuDomainSnapshotGetXMLDesc");
+    if (a.flags & ~conf::kSnapshotXmlSecure) return Error::unsupportedFlags(kErr, a.flags & ~conf::kSnapshotXmlSecure, "qemuDomainSnapshotGetXMLDesc");
     auto s = lookupSnap(a.snap);
     if (!s) return s.error();
     return StringRet{conf::formatSnapshotDef(*s->second, conf::snapshotFormatFlagsFromXmlFlags(a.flags),

@@ -124,6 +124,11 @@ Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline
     if (auto* x = o->if_contains("node-name"); x && x->is_string()) n.nodeName = std::string(x->as_string());
     if (auto* x = o->if_contains("drv"); x && x->is_string()) n.drv = std::string(x->as_string());
     if (auto* x = o->if_contains("file"); x && x->is_string()) n.file = std::string(x->as_string());
+    if (auto* img = o->if_contains("image"); img && img->is_object()) {
+      const json::object& io = img->get_object();
+      if (auto* x = io.if_contains("virtual-size"); x && x->is_number()) n.virtualSize = x->to_number<uint64_t>();
+      if (auto* x = io.if_contains("actual-size"); x && x->is_number()) n.actualSize = x->to_number<uint64_t>();
+    }
     out.push_back(std::move(n));
   }
   return out;

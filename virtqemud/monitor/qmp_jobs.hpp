@@ -36,6 +36,8 @@ Result<void> runJob(QmpClient& c, std::string_view cmd, const std::string& argsJ
 // has drv "qcow2"/"raw", its protocol node drv "file".
 struct QmpNamedNode {
   std::string nodeName, drv, file;
+  uint64_t virtualSize = 0;  // image.virtual-size
+  uint64_t actualSize = 0;   // image.actual-size (host blocks in use; 0 when unknown)
 };
 Result<std::vector<QmpNamedNode>> queryNamedBlockNodes(QmpClient& c, QmpDeadline d = kQmpDefaultDeadline);
 // After a merge took `file` out of a chain: its format and protocol nodes

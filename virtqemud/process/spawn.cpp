@@ -137,27 +137,6 @@ bool terminateProcess(pid_t pid, std::chrono::milliseconds grace, std::chrono::m
   return true;
 }
 
-uint64_t processCpuTimeNs(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  auto rp = line.rfind(')');
-  if (rp == std::string::npos || rp + 2 >= line.size()) return 0;
-  std::istringstream in(line.substr(rp + 2));
-  std::string tok;
-  unsigned long long utime = 0, stime = 0;
-  // Fields after the command name start at 3 (state); utime is 14, stime 15.
-  for (int field = 3; in >> tok; ++field) {
-    if (field == 14) utime = std::stoull(tok);
-    if (field == 15) {
-      stime = std::stoull(tok);
-      break;
-    }
-  }
-  long hz = ::sysconf(_SC_CLK_TCK);
-  return (utime + stime) * (1000000000ull / static_cast<unsigned long long>(hz > 0 ? hz : 100));
-}
-
 std::string logTail(const std::string& path, size_t maxBytes) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return "";

@@ -34,9 +34,6 @@ bool reapIfExited(pid_t pid);
 // (reaped when it is our child). Returns false if it would not die.
 bool terminateProcess(pid_t pid, std::chrono::milliseconds grace, std::chrono::milliseconds hardLimit);
 
-// CPU time (user + system) a process has used, in nanoseconds.
-uint64_t processCpuTimeNs(pid_t pid);
-
 // The last `maxBytes` of a log file, for "QEMU failed to start" errors.
 std::string logTail(const std::string& path, size_t maxBytes = 2048);
 

@@ -29,6 +29,10 @@ struct ImageGraph {
   std::vector<std::string> dependents(const std::string& f) const;
 };
 
+// The qcow2 header of `file` read directly (no qemu-img); nullopt when it is
+// not a qcow2 image this reader understands.
+std::optional<ImageGraph::Image> readQcow2Header(const std::string& file);
+
 // Reads every existing file of `files` and, transitively, their backing files.
 Result<ImageGraph> scanImages(const std::set<std::string>& files);
 
