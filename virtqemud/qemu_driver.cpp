@@ -36,6 +36,9 @@ void QemuDriver::bind(rpc::Program& p) {
   bindSnapshots(p);
   bindSave(p);
   bindStats(p);
+  bindControl(p);
+  bindResize(p);
+  bindMetadata(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

@@ -138,6 +138,9 @@ class QemuDriver final : public daemon::Driver {
   Result<objects::DomainView> startOrRestore(const conf::Uuid& uuid, unsigned flags);
   void bindSave(rpc::Program& p);
   void bindStats(rpc::Program& p);
+  void bindControl(rpc::Program& p);
+  void bindResize(rpc::Program& p);
+  void bindMetadata(rpc::Program& p);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

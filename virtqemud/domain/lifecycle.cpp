@@ -17,6 +17,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <fstream>
@@ -519,6 +520,17 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
     auto q2 = q1 == std::string::npos ? q1 : dataJson.find('"', q1 + 1);
     if (q2 == std::string::npos) return;
     handleDeviceDeleted(uuid, *rt, dataJson.substr(q1 + 1, q2 - q1 - 1));
+  } else if (name == "BALLOON_CHANGE") {
+    // {"actual": bytes}: what the guest gave back; the live <currentMemory>.
+    auto key = dataJson.find("\"actual\"");
+    if (key == std::string::npos) return;
+    unsigned long long actual = std::strtoull(dataJson.c_str() + dataJson.find(':', key) + 1, nullptr, 10);
+    auto nv = domains_.update(uuid, [&](DomainView& d) {
+      auto def = std::make_shared<conf::DomainDef>(*d.def);
+      def->currentMemoryKiB = actual / 1024;
+      d.def = def;
+    });
+    if (nv) (void)saveStatus(*nv, *rt);
   } else if (name == "RESET") {
     events_->domainReboot(handleOf(*v));
   } else if (name == "SHUTDOWN") {

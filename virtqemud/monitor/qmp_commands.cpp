@@ -138,6 +138,7 @@ Result<std::vector<QmpBlockInfo>> parseQueryBlock(std::string_view text) {
     QmpBlockInfo b;
     b.device = strMember(*o, "device");
     b.qdev = strMember(*o, "qdev");
+    b.ioStatus = strMember(*o, "io-status");
     if (const json::value* ins = o->if_contains("inserted"); ins && ins->is_object()) {
       const json::object& io = ins->get_object();
       b.nodeName = strMember(io, "node-name");

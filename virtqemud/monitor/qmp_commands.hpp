@@ -48,6 +48,7 @@ struct QmpBlockInfo {
   std::string file;      // inserted.file
   std::string format;    // inserted.drv
   bool readOnly = false;  // inserted.ro
+  std::string ioStatus;   // "ok", "failed", "nospace" (only with a stopping error policy)
 };
 
 struct QmpChardevInfo {
