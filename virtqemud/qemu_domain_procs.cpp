@@ -218,9 +218,15 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags & ~0xfu, "qemuDomainGetVcpusFlags");
     auto v = fromHandle(list, a.dom);
     if (!v) return v.error();
-    if ((a.flags & 1u) && !v->active()) return Error::operationInvalid(kErr, "domain is not running");
+    if ((a.flags & 3u) == 3u)
+      return Error::invalidArg(ErrorDomain::Domain, "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' "
+                                                    "are mutually exclusive");
+    // AFFECT_CURRENT: the live definition of a running guest, else the persistent one.
+    const bool live = (a.flags & 1u) || (!(a.flags & 2u) && v->active());
+    if (live && !v->active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
     if (a.flags & 8u) return Error::operationInvalid(kErr, "domain is not running");
-    return IntRet{static_cast<int32_t>((a.flags & 4u) ? v->def->maxVcpus() : v->def->vcpus)};
+    const conf::DomainDef& def = live ? *v->def : *v->persistentDef();
+    return IntRet{static_cast<int32_t>((a.flags & 4u) ? def.maxVcpus() : def.vcpus)};
   });
 
   p.bind(kDomainIsActive, [&list](ConnContext&, DomArg&& a) -> Result<IntRet> {

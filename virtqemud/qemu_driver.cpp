@@ -39,6 +39,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindControl(p);
   bindResize(p);
   bindMetadata(p);
+  bindRenameNative(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

@@ -141,6 +141,7 @@ class QemuDriver final : public daemon::Driver {
   void bindControl(rpc::Program& p);
   void bindResize(rpc::Program& p);
   void bindMetadata(rpc::Program& p);
+  void bindRenameNative(rpc::Program& p);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

@@ -71,4 +71,19 @@ void EventBus::domainDeviceRemoved(const protocol::NonnullDomain& dom, const std
   });
 }
 
+void EventBus::domainMetadataChange(const protocol::NonnullDomain& dom, int type,
+                                    const std::optional<std::string>& nsuri) {
+  deliver(23, protocol::kProcDomainEventCallbackMetadataChange, dom, [=](int id) {
+    protocol::DomainEventCallbackMetadataChangeMsg m{id, dom, type, {}};
+    if (nsuri) m.nsuri = *nsuri;
+    return xdr::encodeToString(m);
+  });
+}
+
+void EventBus::domainBalloonChange(const protocol::NonnullDomain& dom, uint64_t actualKiB) {
+  deliver(13, protocol::kProcDomainEventCallbackBalloonChange, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventCallbackBalloonChangeMsg{id, {dom, actualKiB}});
+  });
+}
+
 }  // namespace splitvirt::daemon

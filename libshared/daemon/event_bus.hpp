@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace splitvirt::rpc {
@@ -22,6 +23,8 @@ class EventBus {
   void domainLifecycle(const protocol::NonnullDomain& dom, int event, int detail);
   void domainReboot(const protocol::NonnullDomain& dom);
   void domainDeviceRemoved(const protocol::NonnullDomain& dom, const std::string& alias);
+  void domainMetadataChange(const protocol::NonnullDomain& dom, int type, const std::optional<std::string>& nsuri);
+  void domainBalloonChange(const protocol::NonnullDomain& dom, uint64_t actualKiB);
   // Storage pool events: lifecycle (0 DEFINED, 1 UNDEFINED, 2 STARTED,
   // 3 STOPPED, 4 CREATED, 5 DELETED) and refresh.
   void poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail);

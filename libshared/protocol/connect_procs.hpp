@@ -109,6 +109,29 @@ struct DomainEventCallbackDeviceRemovedMsg {
 };
 BOOST_DESCRIBE_STRUCT(DomainEventCallbackDeviceRemovedMsg, (), (callbackID, dom, devAlias))
 
+// Event id 23 METADATA_CHANGE: type 0 description, 1 title, 2 element (nsuri).
+inline constexpr int kProcDomainEventCallbackMetadataChange = 379;
+struct DomainEventCallbackMetadataChangeMsg {
+  int32_t callbackID = 0;
+  NonnullDomain dom;
+  int32_t type = 0;
+  OptString nsuri;
+};
+BOOST_DESCRIBE_STRUCT(DomainEventCallbackMetadataChangeMsg, (), (callbackID, dom, type, nsuri))
+
+// Event id 13 BALLOON_CHANGE: the guest's memory in KiB.
+inline constexpr int kProcDomainEventCallbackBalloonChange = 331;
+struct DomainEventBalloonChange {
+  NonnullDomain dom;
+  uint64_t actual = 0;
+};
+BOOST_DESCRIBE_STRUCT(DomainEventBalloonChange, (), (dom, actual))
+struct DomainEventCallbackBalloonChangeMsg {
+  int32_t callbackID = 0;
+  DomainEventBalloonChange msg;
+};
+BOOST_DESCRIBE_STRUCT(DomainEventCallbackBalloonChangeMsg, (), (callbackID, msg))
+
 struct DomainEventCallbackRebootMsg {
   int32_t callbackID = 0;
   NonnullDomain dom;

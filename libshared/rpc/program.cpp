@@ -26,15 +26,16 @@ Result<const Entry*> Program::route(const ConnContext& ctx, int number) const {
     return Error::rpc(ErrorDomain::Rpc, "unknown procedure: " + std::to_string(number));
   if (!ctx.opened && !allowedBeforeOpen(number_, number))
     return Error::internal(ErrorDomain::Rpc, "hypervisor connection not open");
-  if (ctx.readonly && info->deniedReadOnly) {
-    ErrorDomain d = info->family == protocol::Family::Domain    ? ErrorDomain::Domain
-                    : info->family == protocol::Family::Network ? ErrorDomain::Network
-                    : info->family == protocol::Family::Storage ? ErrorDomain::Storage
-                                                                : ErrorDomain::None;
-    return Error::operationDenied(d, "read only access prevents " + std::string(info->api));
-  }
+  // The public API's own error domain (libvirt-domain.c, -network.c, ...),
+  // where libvirt reports read-only refusals and missing driver methods.
+  const ErrorDomain apiDomain = info->family == protocol::Family::Domain    ? ErrorDomain::Domain
+                                : info->family == protocol::Family::Network ? ErrorDomain::Network
+                                : info->family == protocol::Family::Storage ? ErrorDomain::Storage
+                                                                            : ErrorDomain::None;
+  if (ctx.readonly && info->deniedReadOnly)
+    return Error::operationDenied(apiDomain, "read only access prevents " + std::string(info->api));
   const Entry* e = find(number);
-  if (!e) return Error::noSupport(driverDomain_, std::string(info->api));
+  if (!e) return Error::noSupport(apiDomain == ErrorDomain::None ? driverDomain_ : apiDomain, std::string(info->api));
   return e;
 }
 

@@ -530,7 +530,10 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
       def->currentMemoryKiB = actual / 1024;
       d.def = def;
     });
-    if (nv) (void)saveStatus(*nv, *rt);
+    if (nv) {
+      (void)saveStatus(*nv, *rt);
+      events_->domainBalloonChange(handleOf(*nv), actual / 1024);
+    }
   } else if (name == "RESET") {
     events_->domainReboot(handleOf(*v));
   } else if (name == "SHUTDOWN") {

@@ -51,7 +51,7 @@ void QemuDriver::bindMetadata(rpc::Program& p) {
       if (a.metadata && !a.key)
         return Error::invalidArg(ErrorDomain::Domain, "key in virDomainSetMetadata must not be NULL");
     }
-    if (a.flags & ~3u) return Error::unsupportedFlags(ErrorDomain::Domain, a.flags & ~3u, "virDomainObjSetMetadata");
+    if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags & ~3u, "qemuDomainSetMetadata");
     if (a.type < 0 || a.type > kMetaElement)
       return Error::invalidArg(ErrorDomain::Domain, "unknown metadata type '" + std::to_string(a.type) + "'");
     if (!domains_.findByUuid(a.dom.uuid)) return noDomainByHandle(a.dom);
@@ -75,6 +75,8 @@ void QemuDriver::bindMetadata(rpc::Program& p) {
       SV_TRY_VOID(applyMetadata(*def, a.type, a.metadata, a.key, a.uri));
       SV_TRY_VOID(savePersistentDef(a.dom.uuid, def));
     }
+    events_->domainMetadataChange(handleOf(*domains_.findByUuid(a.dom.uuid)), a.type,
+                                  a.type == kMetaElement ? a.uri : std::nullopt);
     return Void{};
   });
 
@@ -83,7 +85,8 @@ void QemuDriver::bindMetadata(rpc::Program& p) {
       return Error::invalidArg(ErrorDomain::Domain, "uri in virDomainGetMetadata must not be NULL");
     if ((a.type == kMetaTitle || a.type == kMetaDescription) && a.uri)
       return Error::invalidArg(ErrorDomain::Domain, "uri in virDomainGetMetadata must be NULL");
-    if (a.flags & ~3u) return Error::unsupportedFlags(ErrorDomain::Domain, a.flags & ~3u, "virDomainObjGetMetadata");
+    if (a.flags & ~3u)
+      return Error::unsupportedFlags(ErrorDomain::Domain, a.flags & ~3u, "virDomainObjGetMetadata");
     if (a.type < 0 || a.type > kMetaElement)
       return Error::invalidArg(ErrorDomain::Domain, "unknown metadata type '" + std::to_string(a.type) + "'");
     auto v = fromHandle(domains_, a.dom);

@@ -87,13 +87,13 @@ void QemuDriver::bindResize(rpc::Program& p) {
     std::lock_guard jl(*lock);
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
-    if (flags & 8u) return Error::operationUnsupported(kErr, "the guest agent is not configured");
+    if (flags & 8u) return Error::argumentUnsupported(kErr, "QEMU guest agent is not configured");
     auto which = impact(*v, flags & 3u);
     if (!which) return which.error();
     auto [live, config] = *which;
     if (n == 0) return Error::invalidArg(kErr, "argument unsupported: vcpus count must be greater than 0");
     if (live) {
-      if (flags & 4u) return Error::operationInvalid(kErr, "cannot change maximum vCPU count of a live domain");
+      if (flags & 4u) return Error::operationUnsupported(kErr, "maximum vcpu count of a live domain can't be modified");
       if (n > v->def->vcpusMax)
         return Error::invalidArg(kErr, "requested vcpus is greater than max allowable vcpus for the live domain: " +
                                            std::to_string(n) + " > " + std::to_string(v->def->vcpusMax));
@@ -121,7 +121,7 @@ void QemuDriver::bindResize(rpc::Program& p) {
     uint64_t size = a.size;
     if (!(a.flags & 1u)) {
       if (size > UINT64_MAX / 1024)
-        return Error::make(static_cast<ErrorCode>(82) /* VIR_ERR_OVERFLOW */, kErr, "value too large: %s", "value too large",
+        return Error::make(static_cast<ErrorCode>(82) /* VIR_ERR_OVERFLOW */, kErr, "numerical overflow: %s", "numerical overflow",
                            "size must be less than " + std::to_string(UINT64_MAX / 1024));
       size *= 1024;
     }
