@@ -107,6 +107,7 @@ class QemuDriver final : public daemon::Driver {
   Result<void> renameImage(const conf::Uuid& uuid, objects::SnapshotTree& tree, objects::SnapshotChanges& changes,
                            const std::string& from, const std::string& to, const std::string& format);
   std::string unlinkJournalPath(const std::string& domName) const;
+  void journalUnlinks(const std::string& domName, const std::vector<std::string>& files);
   void unlinkImages(const std::string& domName, const std::vector<std::string>& files);
   void finishPendingUnlinks(const conf::Uuid& uuid, const std::string& domName);
   // domain/snapshot_external_revert.cpp: a revert's plan, kept on disk

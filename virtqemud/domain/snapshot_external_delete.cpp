@@ -138,15 +138,23 @@ std::string QemuDriver::unlinkJournalPath(const std::string& domName) const {
   return snapStore_->domainDir(domName) + "/.unlink-pending";
 }
 
-// Files are removed only once no metadata names them; the list survives a
-// crash in between (finishPendingUnlinks at the next start).
-void QemuDriver::unlinkImages(const std::string& domName, const std::vector<std::string>& files) {
+// The list of files a change will drop, written before the metadata stops
+// naming them: a crash after the metadata is written leaves no orphan
+// (finishPendingUnlinks at the next start removes what no metadata names;
+// before it, they are all still named and stay).
+void QemuDriver::journalUnlinks(const std::string& domName, const std::vector<std::string>& files) {
   if (files.empty()) return;
-  std::string journal = unlinkJournalPath(domName);
   std::ostringstream list;
   for (auto& f : files) list << f << "\n";
   (void)fs::makeDirs(snapStore_->domainDir(domName), 0755, kErr);
-  (void)fs::atomicWriteFile(journal, list.str(), 0600, kErr);
+  (void)fs::atomicWriteFile(unlinkJournalPath(domName), list.str(), 0600, kErr);
+}
+
+// Files are removed only once no metadata names them.
+void QemuDriver::unlinkImages(const std::string& domName, const std::vector<std::string>& files) {
+  if (files.empty()) return;
+  const std::string journal = unlinkJournalPath(domName);
+  journalUnlinks(domName, files);
   for (auto& f : files)
     if (::unlink(f.c_str()) == 0) log::info("snapshot image %s removed", f.c_str());
   ::unlink(journal.c_str());

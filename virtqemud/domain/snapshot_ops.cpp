@@ -457,6 +457,7 @@ Result<void> QemuDriver::deleteSnapshot(const conf::Uuid& uuid, const std::strin
         return r.error();
       }
       changes.merge(next.remove(name));
+      journalUnlinks(v->def->name, toUnlink);
       {
         std::lock_guard lk(snapMutex_);
         if (auto a = snapStore_->apply(v->def->name, uuid, next, changes); !a) return a.error();
