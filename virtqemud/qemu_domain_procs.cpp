@@ -162,7 +162,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     return DomRet{handleOf(*v)};
   });
 
-  p.bind(kDomainGetXmlDesc, [&list](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
+  p.bind(kDomainGetXmlDesc, [this, &list](ConnContext& ctx, DomFlagsArg&& a) -> Result<StringRet> {
     // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE
     if (a.flags & ~0xfu) return Error::unsupportedFlags(kErr, a.flags & ~0xfu, "qemuDomainGetXMLDesc");
     if ((a.flags & 1u) && ctx.readonly)
@@ -173,7 +173,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
     if (a.flags & 1u) f |= conf::kFormatSecure;
     if (a.flags & 2u) f |= conf::kFormatInactive;
     if (a.flags & 2u) return StringRet{conf::formatDomainDef(*v->persistentDef(), f, -1)};
-    return StringRet{conf::formatDomainDef(*v->def, f, v->id)};
+    return StringRet{conf::formatDomainDef(*liveDefWithBlockState(*v), f, v->id)};
   });
 
   p.bind(kDomainGetInfo, [this, &list](ConnContext&, DomArg&& a) -> Result<DomainGetInfoRet> {

@@ -40,6 +40,7 @@ void QemuDriver::bind(rpc::Program& p) {
   bindResize(p);
   bindMetadata(p);
   bindRenameNative(p);
+  bindBlockJobs(p);
   // The storage and network APIs on a qemu:///system connection live in
   // virtstoraged and virtnetworkd.
   daemon::bindForwarding(p, {protocol::Family::Storage, paths_.runDir + "/virtstoraged-sock", "storage:///system"});

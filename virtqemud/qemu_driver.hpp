@@ -143,6 +143,12 @@ class QemuDriver final : public daemon::Driver {
   void bindResize(rpc::Program& p);
   void bindMetadata(rpc::Program& p);
   void bindRenameNative(rpc::Program& p);
+  // domain/blockjob.cpp: virsh blockcommit / blockpull / blockjob.
+  void bindBlockJobs(rpc::Program& p);
+  void handleBlockJobEvent(const conf::Uuid& uuid, Runtime& rt, const std::string& name, const std::string& dataJson);
+  // The live definition as dumpxml shows it: with each disk's backing chain
+  // as QEMU has it open and the <mirror> of a running block job.
+  std::shared_ptr<const conf::DomainDef> liveDefWithBlockState(const objects::DomainView& v);
   // Deletes interrupted by a daemon exit are finished at start.
   void resumeSnapshotDeletes();
   // domain/network_ports.cpp: ports of <interface type='network'> from

@@ -110,6 +110,19 @@ struct DiskDef {
   bool readonly = false, shareable = false, transient = false;
   std::optional<std::string> serial;
   DeviceInfo info;
+  // Live state, never parsed: the images QEMU reads below the source (top
+  // first; known = the chain ends in <backingStore/>), and the block job
+  // that mirrors into another image (<mirror>).
+  struct BackingImage {
+    std::string file, format;
+  };
+  std::vector<BackingImage> backingChain;
+  bool backingChainKnown = false;
+  struct Mirror {
+    std::string job, file, format;
+    bool ready = false;
+  };
+  std::optional<Mirror> mirror;
 };
 
 enum class ControllerType : uint8_t { Ide, Fdc, Scsi, Sata, VirtioSerial, Ccid, Usb, Pci, Xenbus, Isa };

@@ -202,6 +202,24 @@ void detail::formatDisk(XmlWriter& w, const DiskDef& disk, unsigned flags) {
     default:
       break;
   }
+  if (!(flags & kFormatInactive) && disk.backingChainKnown) {
+    // libvirt numbers the images of a chain from the bottom up.
+    size_t index = disk.backingChain.size();
+    for (const auto& b : disk.backingChain) {
+      w.open("backingStore").attr("type", "file").attr("index", std::to_string(index--));
+      w.open("format").attr("type", b.format).close();
+      w.open("source").attr("file", b.file).close();
+    }
+    w.empty("backingStore");
+    for (size_t i = 0; i < disk.backingChain.size(); ++i) w.close();
+  }
+  if (!(flags & kFormatInactive) && disk.mirror) {
+    w.open("mirror").attr("type", "file").attr("job", disk.mirror->job);
+    if (disk.mirror->ready) w.attr("ready", "yes");
+    w.open("format").attr("type", disk.mirror->format).close();
+    w.open("source").attr("file", disk.mirror->file).close();
+    w.close();
+  }
   w.open("target").attr("dev", disk.targetDev);
   if (disk.bus != DiskBus::None) w.attr("bus", enumName(kDiskBusNames, disk.bus));
   w.attrIf("tray", disk.tray);

@@ -1,5 +1,6 @@
 #include "daemon/event_bus.hpp"
 
+#include "protocol/blockjob_procs.hpp"
 #include "protocol/connect_procs.hpp"
 #include "protocol/network_procs.hpp"
 #include "protocol/storage_procs.hpp"
@@ -83,6 +84,16 @@ void EventBus::domainMetadataChange(const protocol::NonnullDomain& dom, int type
 void EventBus::domainBalloonChange(const protocol::NonnullDomain& dom, uint64_t actualKiB) {
   deliver(13, protocol::kProcDomainEventCallbackBalloonChange, dom, [=](int id) {
     return xdr::encodeToString(protocol::DomainEventCallbackBalloonChangeMsg{id, {dom, actualKiB}});
+  });
+}
+
+void EventBus::domainBlockJob(const protocol::NonnullDomain& dom, const std::string& path, const std::string& target,
+                              int type, int status) {
+  deliver(8, protocol::kProcDomainEventCallbackBlockJob, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventCallbackBlockJobMsg{id, {dom, path, type, status}});
+  });
+  deliver(16, protocol::kProcDomainEventBlockJob2, dom, [=](int id) {
+    return xdr::encodeToString(protocol::DomainEventBlockJob2Msg{id, dom, target, type, status});
   });
 }
 

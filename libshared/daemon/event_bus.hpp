@@ -25,6 +25,9 @@ class EventBus {
   void domainDeviceRemoved(const protocol::NonnullDomain& dom, const std::string& alias);
   void domainMetadataChange(const protocol::NonnullDomain& dom, int type, const std::optional<std::string>& nsuri);
   void domainBalloonChange(const protocol::NonnullDomain& dom, uint64_t actualKiB);
+  // BLOCK_JOB (event id 8, by the disk's source path) and BLOCK_JOB_2 (16, by its target).
+  void domainBlockJob(const protocol::NonnullDomain& dom, const std::string& path, const std::string& target,
+                      int type, int status);
   // Storage pool events: lifecycle (0 DEFINED, 1 UNDEFINED, 2 STARTED,
   // 3 STOPPED, 4 CREATED, 5 DELETED) and refresh.
   void poolLifecycle(const protocol::NonnullStoragePool& pool, int event, int detail);

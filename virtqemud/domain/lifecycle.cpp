@@ -17,6 +17,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <set>
 #include <cstdlib>
 #include <ctime>
 #include <deque>
@@ -483,7 +484,9 @@ void QemuDriver::handleMonitorEvent(const conf::Uuid& uuid, uint64_t generation,
   if (!rt || rt->generation != generation || rt->stopping) return;
   auto v = domains_.findByUuid(uuid);
   if (!v) return;
-  if (name == "STOP") {
+  if (name == "BLOCK_JOB_READY" || name == "BLOCK_JOB_COMPLETED" || name == "BLOCK_JOB_CANCELLED") {
+    handleBlockJobEvent(uuid, *rt, name, dataJson);
+  } else if (name == "STOP") {
     if (rt->stopAfterShutdown.exchange(false)) return;
     // Our own suspend: the command records the state; the flag is consumed here,
     // so it cannot be cleared before its event is seen.
@@ -662,6 +665,19 @@ void QemuDriver::reconnectAll() {
     while (s.id >= next && !nextId_.compare_exchange_weak(next, s.id + 1)) {
     }
     log::info("reconnected to domain %s (pid %d, id %d)", s.name.c_str(), static_cast<int>(s.pid), s.id);
+  }
+  // A QEMU of ours that no status file accounts for (a start the last run
+  // did not get to record): its monitor lives in our state directory, but
+  // no guest is it. Left alone it would hold the guest's images.
+  std::set<pid_t> known;
+  {
+    std::lock_guard lk(runtimesMutex_);
+    for (auto& [u, rt] : runtimes_) known.insert(rt->pid);
+  }
+  for (pid_t p : findProcesses("path=" + paths_.stateDir + "/qemu/domain-")) {
+    if (known.count(p) || p == ::getpid()) continue;
+    log::warn("QEMU pid %d belongs to no guest (left by the last run): killing it", static_cast<int>(p));
+    terminateProcess(p, std::chrono::seconds(2), std::chrono::seconds(5));
   }
 }
 

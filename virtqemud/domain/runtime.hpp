@@ -38,6 +38,19 @@ struct QemuDriver::Runtime {
   std::condition_variable unplugCv;
   std::map<std::string, QemuDriver::PendingUnplug> pendingUnplugs;  // by alias
   std::set<std::string> unplugWaiters, unplugDone;
+
+  // Block jobs a user started (virsh blockcommit / blockpull), by disk
+  // target; our own snapshot jobs are not in here.
+  struct BlockJob {
+    std::string jobId;
+    std::string target, path;  // the disk's target and its source when the job started
+    int type = 0;              // VIR_DOMAIN_BLOCK_JOB_TYPE_*
+    std::string baseFile, baseFormat;
+    bool ready = false, pivot = false, abort = false;
+  };
+  std::mutex blockJobsMutex;
+  std::condition_variable blockJobsCv;
+  std::map<std::string, BlockJob> blockJobs;
 };
 
 }  // namespace splitvirt::qemu

@@ -145,6 +145,10 @@ Result<std::vector<QmpBlockInfo>> parseQueryBlock(std::string_view text) {
       b.file = strMember(io, "file");
       b.format = strMember(io, "drv");
       b.readOnly = boolMember(io, "ro").value_or(false);
+      const json::value* img = io.if_contains("image");
+      for (img = img && img->is_object() ? img->get_object().if_contains("backing-image") : nullptr;
+           img && img->is_object(); img = img->get_object().if_contains("backing-image"))
+        b.backingChain.emplace_back(strMember(img->get_object(), "filename"), strMember(img->get_object(), "format"));
     }
     out.push_back(std::move(b));
   }

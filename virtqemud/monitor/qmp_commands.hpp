@@ -49,6 +49,8 @@ struct QmpBlockInfo {
   std::string format;    // inserted.drv
   bool readOnly = false;  // inserted.ro
   std::string ioStatus;   // "ok", "failed", "nospace" (only with a stopping error policy)
+  // inserted.image's backing-image chain below the top: (filename, format).
+  std::vector<std::pair<std::string, std::string>> backingChain;
 };
 
 struct QmpChardevInfo {
