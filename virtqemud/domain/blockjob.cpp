@@ -345,7 +345,7 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags & ~3u, "qemuDomainBlockJobAbort");
     if (!domains_.findByUuid(a.dom.uuid)) return noDomainByHandle(a.dom);
     auto lock = jobLock(a.dom.uuid);
-    std::lock_guard jl(*lock);
+    std::unique_lock jl(*lock);
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
     auto rt = runtime(a.dom.uuid);
@@ -376,7 +376,9 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     }
     if (a.flags & 1u) return Void{};
     // Synchronous: the job is over once QEMU said so (the event handler
-    // removes it).
+    // removes it). The domain's lock is not held meanwhile: monitor events
+    // queued before that one may need it.
+    jl.unlock();
     std::unique_lock lk(rt->blockJobsMutex);
     if (!rt->blockJobsCv.wait_for(lk, std::chrono::minutes(5), [&] { return !rt->blockJobs.count(target); }))
       return Error::make(ErrorCode::OperationTimeout, kErr, "operation timed out: %s", "operation timed out",
