@@ -30,9 +30,11 @@ constexpr uint32_t kListActive = 1, kListInactive = 2, kListPersistent = 4, kLis
 constexpr uint32_t kListAll = 0xffff;
 
 
+}  // namespace
+
 // managedSave / hasSnapshots: asked only when the filter needs them (a
 // file check, the snapshot trees' lock).
-bool matchesFilter(const DomainView& v, uint32_t f, const std::function<bool()>& managedSave,
+bool matchesListFilter(const DomainView& v, uint32_t f, const std::function<bool()>& managedSave,
                    const std::function<bool()>& hasSnapshots) {
   auto group = [&](uint32_t a, uint32_t b, bool isA) {
     if (!(f & (a | b))) return true;
@@ -57,8 +59,6 @@ bool matchesFilter(const DomainView& v, uint32_t f, const std::function<bool()>&
   if (!group(kListHasCheckpoint, kListNoCheckpoint, false)) return false;
   return true;
 }
-
-}  // namespace
 
 void QemuDriver::bindDomain(rpc::Program& p) {
   auto& list = domains_;
@@ -293,7 +293,7 @@ void QemuDriver::bindDomain(rpc::Program& p) {
         auto it = snapTrees_.find(v.def->uuid);
         return it != snapTrees_.end() && !it->second.empty();
       };
-      if (!matchesFilter(v, a.flags, managed, snapshots)) continue;
+      if (!matchesListFilter(v, a.flags, managed, snapshots)) continue;
       if (a.need_results) {
         if (r.domains.size() >= kDomainListMax)
           return Error::internal(kErr, "too many domains for one reply");

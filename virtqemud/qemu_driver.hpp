@@ -69,6 +69,11 @@ class QemuDriver final : public daemon::Driver {
   Result<objects::DomainView> startDomain(const conf::Uuid& uuid, unsigned flags,
                                           std::shared_ptr<const conf::DomainDef> liveDef = nullptr);
   Result<void> stopDomain(const conf::Uuid& uuid, bool graceful);
+  // A guest about to run from `def` (create from XML, restore): refuses a
+  // clash with another guest's name or uuid, or a running one; registers a
+  // transient guest when none has its uuid (returns true then). A defined,
+  // shut-off guest is accepted only when `mayBeDefined`.
+  Result<bool> claimLiveDomain(const std::shared_ptr<const conf::DomainDef>& def, bool mayBeDefined);
   void finishStop(const conf::Uuid& uuid, int shutoffReason, int stoppedDetail);
   std::shared_ptr<Runtime> runtime(const conf::Uuid& uuid);
   pid_t runningPid(const conf::Uuid& uuid);

@@ -140,21 +140,29 @@ std::shared_ptr<const conf::DomainDef> QemuDriver::liveDefWithBlockState(const D
 void QemuDriver::bindBlockJobs(rpc::Program& p) {
   // Common start: the running guest, its disk, no job on it yet.
   struct Start {
-    DomainView v;
     std::shared_ptr<Runtime> rt;
-    const conf::DiskDef* disk;
+    conf::DiskDef disk;
   };
-  auto begin = [this](const NonnullDomain& dom, const std::string& path) -> Result<Start> {
+  // The running guest's QEMU and the disk named by target or source path
+  // (a copy: the definition may change while a job runs).
+  auto locate = [this](const NonnullDomain& dom,
+                       const std::string& path) -> Result<std::pair<std::shared_ptr<Runtime>, conf::DiskDef>> {
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
     auto rt = runtime(dom.uuid);
     if (!v->active() || !rt || !rt->mon) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
     const conf::DiskDef* disk = diskByName(*v->def, path);
     if (!disk) return diskNotFound(path);
+    return std::make_pair(rt, *disk);
+  };
+  auto begin = [locate](const NonnullDomain& dom, const std::string& path) -> Result<Start> {
+    auto found = locate(dom, path);
+    if (!found) return found.error();
+    auto& [rt, disk] = *found;
     std::lock_guard lk(rt->blockJobsMutex);
-    if (rt->blockJobs.count(disk->targetDev))
-      return Error::operationUnsupported(kErr, "disk '" + disk->targetDev + "' already in active block job");
-    return Start{*v, rt, disk};
+    if (rt->blockJobs.count(disk.targetDev))
+      return Error::operationUnsupported(kErr, "disk '" + disk.targetDev + "' already in active block job");
+    return Start{rt, disk};
   };
   auto startJob = [](Start& s, Runtime::BlockJob job, std::string_view cmd, const std::string& args) -> Result<void> {
     {
@@ -183,7 +191,7 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     std::lock_guard jl(*lock);
     auto s = begin(a.dom, a.disk);
     if (!s) return s.error();
-    const conf::DiskDef& disk = *s->disk;
+    const conf::DiskDef& disk = s->disk;
     if (!disk.sourcePath)
       return Error::configUnsupported(kErr, "disk " + disk.targetDev + " has no source file to be committed");
     const std::string active = *disk.sourcePath;
@@ -239,7 +247,7 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     std::lock_guard jl(*lock);
     auto s = begin(dom, path);
     if (!s) return s.error();
-    const conf::DiskDef& disk = *s->disk;
+    const conf::DiskDef& disk = s->disk;
     if (!disk.sourcePath) return Error::configUnsupported(kErr, "disk " + disk.targetDev + " has no source file");
     const std::string active = *disk.sourcePath;
     auto activeNode = formatNodeOf(*s->rt->mon, active);
@@ -276,19 +284,16 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     return pull(a.dom, a.path, a.base, a.bandwidth, a.flags & 64u);
   });
 
-  p.bind(kDomainGetBlockJobInfo, [this](ConnContext&, BlockJobPathArgs&& a) -> Result<BlockJobInfoRet> {
+  p.bind(kDomainGetBlockJobInfo, [this, locate](ConnContext&, BlockJobPathArgs&& a) -> Result<BlockJobInfoRet> {
     // VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES
     if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "qemuDomainGetBlockJobInfo");
-    auto v = fromHandle(domains_, a.dom);
-    if (!v) return v.error();
-    auto rt = runtime(a.dom.uuid);
-    if (!v->active() || !rt || !rt->mon) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
-    const conf::DiskDef* disk = diskByName(*v->def, a.path);
-    if (!disk) return diskNotFound(a.path);
+    auto found = locate(a.dom, a.path);
+    if (!found) return found.error();
+    auto& [rt, disk] = *found;
     Runtime::BlockJob job;
     {
       std::lock_guard lk(rt->blockJobsMutex);
-      auto it = rt->blockJobs.find(disk->targetDev);
+      auto it = rt->blockJobs.find(disk.targetDev);
       if (it == rt->blockJobs.end()) return BlockJobInfoRet{};  // no job: found 0
       job = it->second;
     }
@@ -316,22 +321,19 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     return ret;
   });
 
-  p.bind(kDomainBlockJobSetSpeed, [this](ConnContext&, BlockJobSetSpeedArgs&& a) -> Result<Void> {
+  p.bind(kDomainBlockJobSetSpeed, [this, locate](ConnContext&, BlockJobSetSpeedArgs&& a) -> Result<Void> {
     if (a.flags & ~1u) return Error::unsupportedFlags(kErr, a.flags & ~1u, "qemuDomainBlockJobSetSpeed");
     auto speed = bandwidthBytes(a.bandwidth, a.flags & 1u);
     if (!speed) return speed.error();
-    auto v = fromHandle(domains_, a.dom);
-    if (!v) return v.error();
-    auto rt = runtime(a.dom.uuid);
-    if (!v->active() || !rt || !rt->mon) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
-    const conf::DiskDef* disk = diskByName(*v->def, a.path);
-    if (!disk) return diskNotFound(a.path);
+    auto found = locate(a.dom, a.path);
+    if (!found) return found.error();
+    auto& [rt, disk] = *found;
     std::string jobId;
     {
       std::lock_guard lk(rt->blockJobsMutex);
-      auto it = rt->blockJobs.find(disk->targetDev);
+      auto it = rt->blockJobs.find(disk.targetDev);
       if (it == rt->blockJobs.end())
-        return Error::invalidArg(kErr, "disk " + disk->targetDev + " does not have an active block job");
+        return Error::invalidArg(kErr, "disk " + disk.targetDev + " does not have an active block job");
       jobId = it->second.jobId;
     }
     auto r = rt->mon->execute("block-job-set-speed",
@@ -340,19 +342,16 @@ void QemuDriver::bindBlockJobs(rpc::Program& p) {
     return Void{};
   });
 
-  p.bind(kDomainBlockJobAbort, [this](ConnContext&, BlockJobPathArgs&& a) -> Result<Void> {
+  p.bind(kDomainBlockJobAbort, [this, locate](ConnContext&, BlockJobPathArgs&& a) -> Result<Void> {
     // VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC 1 | PIVOT 2
     if (a.flags & ~3u) return Error::unsupportedFlags(kErr, a.flags & ~3u, "qemuDomainBlockJobAbort");
     if (!domains_.findByUuid(a.dom.uuid)) return noDomainByHandle(a.dom);
     auto lock = jobLock(a.dom.uuid);
     std::unique_lock jl(*lock);
-    auto v = fromHandle(domains_, a.dom);
-    if (!v) return v.error();
-    auto rt = runtime(a.dom.uuid);
-    if (!v->active() || !rt || !rt->mon) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
-    const conf::DiskDef* disk = diskByName(*v->def, a.path);
-    if (!disk) return diskNotFound(a.path);
-    const std::string target = disk->targetDev;
+    auto found = locate(a.dom, a.path);
+    if (!found) return found.error();
+    auto& [rt, disk] = *found;
+    const std::string target = disk.targetDev;
     std::string jobId;
     const bool pivot = a.flags & 2u;
     {

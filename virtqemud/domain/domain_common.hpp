@@ -6,6 +6,9 @@
 #include "protocol/remote_types.hpp"
 #include "util/error.hpp"
 
+#include <functional>
+#include <utility>
+
 namespace splitvirt::qemu {
 
 inline constexpr ErrorDomain kErr = ErrorDomain::Qemu;
@@ -45,6 +48,23 @@ inline constexpr unsigned kStartIncoming = 1u << 18;
 Result<void> checkSameGuest(const conf::DomainDef& src, const conf::DomainDef& dst);
 // libvirt's error for a QEMU that exited while starting or loading a state.
 Error qemuClosedMonitor(const std::string& logPath);
+
+// virDomainObjUpdateModificationImpact: which definitions a call with
+// VIR_DOMAIN_AFFECT_LIVE (1) / AFFECT_CONFIG (2) flags changes -> {live, config};
+// neither flag means the live one of a running guest, else the persistent one.
+inline Result<std::pair<bool, bool>> affectedDefs(const objects::DomainView& v, uint32_t flags) {
+  bool live = flags & 1u, config = flags & 2u;
+  if (!live && !config) (v.active() ? live : config) = true;
+  if (live && !v.active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
+  if (config && !v.persistent)
+    return Error::operationInvalid(ErrorDomain::Domain, "transient domains do not have any persistent config");
+  return std::make_pair(live, config);
+}
+
+// virConnectListAllDomains' filter flags (qemu_domain_procs.cpp);
+// managedSave / hasSnapshots are asked only when the filter needs them.
+bool matchesListFilter(const objects::DomainView& v, uint32_t flags, const std::function<bool()>& managedSave,
+                       const std::function<bool()>& hasSnapshots);
 
 inline protocol::NonnullDomain handleOf(const objects::DomainView& v) {
   return {v.def->name, v.def->uuid, v.id};

@@ -195,6 +195,30 @@ Result<void> QemuDriver::saveStatus(const DomainView& v, const Runtime& rt) {
   return saveDomainStatus(statusDir_, s);
 }
 
+Result<bool> QemuDriver::claimLiveDomain(const std::shared_ptr<const conf::DomainDef>& def, bool mayBeDefined) {
+  auto lk = domains_.writeLock();
+  auto byUuid = domains_.findByUuid(def->uuid);
+  auto byName = domains_.findByName(def->name);
+  if (byUuid && byUuid->def->name != def->name)
+    return Error::operationFailed(ErrorDomain::Domain, "domain '" + byUuid->def->name +
+                                                           "' is already defined with uuid " +
+                                                           conf::formatUuid(def->uuid));
+  if (!byUuid && byName)
+    return Error::operationFailed(ErrorDomain::Domain, "domain '" + def->name + "' already exists with uuid " +
+                                                           conf::formatUuid(byName->def->uuid));
+  if (byUuid && byUuid->active())
+    return Error::operationInvalid(ErrorDomain::Domain, "domain '" + def->name + "' is already active");
+  if (byUuid && !mayBeDefined)
+    return Error::operationInvalid(kErr, "domain '" + def->name +
+                                             "' is defined; start it instead of creating it from XML");
+  if (byUuid) return false;
+  DomainView v;
+  v.def = def;
+  v.persistent = false;
+  domains_.put(v);
+  return true;
+}
+
 Result<DomainView> QemuDriver::startDomain(const conf::Uuid& uuid, unsigned flags,
                                            std::shared_ptr<const conf::DomainDef> liveDef) {
   auto found = domains_.findByUuid(uuid);
@@ -584,15 +608,9 @@ void QemuDriver::reconnectAll() {
       liveDef = std::make_shared<const conf::DomainDef>(std::move(*parsed));
     }
     bool alive = processMatches(s.pid, "guest=" + s.name);
-    if (s.starting) {
-      std::vector<pid_t> pids = alive ? std::vector<pid_t>{s.pid} : findProcesses(s.monitorPath);
-      for (pid_t p : pids) {
-        log::warn("domain %s (pid %d) was left half-started by the last run: killing it", s.name.c_str(),
-                  static_cast<int>(p));
-        terminateProcess(p, std::chrono::seconds(2), std::chrono::seconds(5));
-      }
-      alive = false;
-    }
+    // A start the last run did not finish: the guest is not running; its
+    // QEMU, if any, is killed with the other strays below.
+    if (s.starting) alive = false;
     if (!alive || (!v && !liveDef)) {
       log::warn("domain %s (pid %d) is gone since the last run", s.name.c_str(), static_cast<int>(s.pid));
       if (liveDef) releaseNetworkPorts(*liveDef);

@@ -40,27 +40,7 @@ void QemuDriver::bindLifecycle(rpc::Program& p) {
     auto parsed = conf::parseDomainDef(a.xml, (a.flags & 16u) ? conf::kParseValidateSchema : 0, ErrorDomain::Domain);
     if (!parsed) return parsed.error();
     auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
-    {
-      auto lk = domains_.writeLock();
-      auto byUuid = domains_.findByUuid(def->uuid);
-      auto byName = domains_.findByName(def->name);
-      if (byUuid && byUuid->def->name != def->name)
-        return Error::operationFailed(ErrorDomain::Domain, "domain '" + byUuid->def->name +
-                                                               "' is already defined with uuid " +
-                                                               conf::formatUuid(def->uuid));
-      if (!byUuid && byName)
-        return Error::operationFailed(ErrorDomain::Domain, "domain '" + def->name + "' already exists with uuid " +
-                                                               conf::formatUuid(byName->def->uuid));
-      if (byUuid && byUuid->active())
-        return Error::operationInvalid(ErrorDomain::Domain, "domain '" + def->name + "' is already active");
-      if (byUuid)
-        return Error::operationInvalid(kErr, "domain '" + def->name +
-                                                 "' is defined; start it instead of creating it from XML");
-      DomainView v;
-      v.def = def;
-      v.persistent = false;
-      domains_.put(v);
-    }
+    if (auto claimed = claimLiveDomain(def, false); !claimed) return claimed.error();
     auto lock = jobLock(def->uuid);
     std::lock_guard jl(*lock);
     auto r = startDomain(def->uuid, a.flags & 1u);

@@ -59,11 +59,9 @@ void QemuDriver::bindMetadata(rpc::Program& p) {
     std::lock_guard jl(*lock);
     auto v = fromHandle(domains_, a.dom);
     if (!v) return v.error();
-    bool live = a.flags & 1u, config = a.flags & 2u;
-    if (!live && !config) (v->active() ? live : config) = true;
-    if (live && !v->active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
-    if (config && !v->persistent)
-      return Error::operationInvalid(ErrorDomain::Domain, "transient domains do not have any persistent config");
+    auto which = affectedDefs(*v, a.flags);
+    if (!which) return which.error();
+    auto [live, config] = *which;
     if (live) {
       auto def = std::make_shared<conf::DomainDef>(*v->def);
       SV_TRY_VOID(applyMetadata(*def, a.type, a.metadata, a.key, a.uri));

@@ -19,17 +19,7 @@ using rpc::ConnContext;
 
 namespace {
 
-constexpr uint32_t kAffectLive = 1, kAffectConfig = 2;
-
-// virDomainObjUpdateModificationImpact: which definitions a call changes.
-Result<std::pair<bool, bool>> impact(const DomainView& v, uint32_t flags) {
-  bool live = flags & kAffectLive, config = flags & kAffectConfig;
-  if (!live && !config) (v.active() ? live : config) = true;
-  if (live && !v.active()) return Error::operationInvalid(ErrorDomain::Domain, "domain is not running");
-  if (config && !v.persistent)
-    return Error::operationInvalid(ErrorDomain::Domain, "transient domains do not have any persistent config");
-  return std::make_pair(live, config);
-}
+constexpr uint32_t kAffectLive = 1;
 
 }  // namespace
 
@@ -42,7 +32,7 @@ void QemuDriver::bindResize(rpc::Program& p) {
     std::lock_guard jl(*lock);
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
-    auto which = impact(*v, flags & 3u);
+    auto which = affectedDefs(*v, flags & 3u);
     if (!which) return which.error();
     auto [live, config] = *which;
     if (flags & 4u) {
@@ -88,7 +78,7 @@ void QemuDriver::bindResize(rpc::Program& p) {
     auto v = fromHandle(domains_, dom);
     if (!v) return v.error();
     if (flags & 8u) return Error::argumentUnsupported(kErr, "QEMU guest agent is not configured");
-    auto which = impact(*v, flags & 3u);
+    auto which = affectedDefs(*v, flags & 3u);
     if (!which) return which.error();
     auto [live, config] = *which;
     if (n == 0) return Error::invalidArg(kErr, "argument unsupported: vcpus count must be greater than 0");

@@ -190,28 +190,9 @@ Result<DomainView> QemuDriver::restoreDomain(const std::string& path, const std:
     parsed = std::move(alt);
   }
   auto def = std::make_shared<const conf::DomainDef>(std::move(*parsed));
-  bool added = false;
-  {
-    auto lk = domains_.writeLock();
-    auto byUuid = domains_.findByUuid(def->uuid);
-    auto byName = domains_.findByName(def->name);
-    if (byUuid && byUuid->def->name != def->name)
-      return Error::operationFailed(ErrorDomain::Domain, "domain '" + byUuid->def->name +
-                                                             "' is already defined with uuid " +
-                                                             conf::formatUuid(def->uuid));
-    if (!byUuid && byName)
-      return Error::operationFailed(ErrorDomain::Domain, "domain '" + def->name + "' already exists with uuid " +
-                                                             conf::formatUuid(byName->def->uuid));
-    if (byUuid && byUuid->active())
-      return Error::operationInvalid(ErrorDomain::Domain, "domain '" + def->name + "' is already active");
-    if (!byUuid) {
-      DomainView v;
-      v.def = def;
-      v.persistent = false;
-      domains_.put(v);
-      added = true;
-    }
-  }
+  auto claimed = claimLiveDomain(def, true);
+  if (!claimed) return claimed.error();
+  const bool added = *claimed;
   auto lock = jobLock(def->uuid);
   std::lock_guard jl(*lock);
   bool wasRunning = image->wasRunning;

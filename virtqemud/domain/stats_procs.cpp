@@ -22,25 +22,10 @@ using rpc::ConnContext;
 
 namespace {
 
-// VIR_CONNECT_GET_ALL_DOMAINS_STATS_*: the list filters, NOWAIT, BACKING, ENFORCE.
-constexpr uint32_t kFilterActive = 1, kFilterInactive = 2, kFilterPersistent = 4, kFilterTransient = 8,
-                   kFilterRunning = 16, kFilterPaused = 32, kFilterShutoff = 64, kFilterOther = 128;
+// VIR_CONNECT_GET_ALL_DOMAINS_STATS_*: the list filters (bits 0-7, as
+// virConnectListAllDomains'), NOWAIT, BACKING, ENFORCE.
 constexpr uint32_t kStatsNoWait = 1u << 29, kStatsBacking = 1u << 30, kStatsEnforce = 1u << 31;
 constexpr unsigned kAllGroups = 0x7ff;
-
-bool passesFilter(const DomainView& v, uint32_t f) {
-  auto group = [&](uint32_t a, uint32_t b, bool isA) { return !(f & (a | b)) || (isA ? (f & a) : (f & b)); };
-  if (!group(kFilterActive, kFilterInactive, v.active())) return false;
-  if (!group(kFilterPersistent, kFilterTransient, v.persistent)) return false;
-  if (f & (kFilterRunning | kFilterPaused | kFilterShutoff | kFilterOther)) {
-    const bool other = v.state != DomainState::Running && v.state != DomainState::Paused &&
-                       v.state != DomainState::Shutoff;
-    return ((f & kFilterRunning) && v.state == DomainState::Running) ||
-           ((f & kFilterPaused) && v.state == DomainState::Paused) ||
-           ((f & kFilterShutoff) && v.state == DomainState::Shutoff) || ((f & kFilterOther) && other);
-  }
-  return true;
-}
 
 Error notRunning() { return Error::operationInvalid(ErrorDomain::Domain, "domain is not running"); }
 
@@ -92,7 +77,8 @@ void QemuDriver::bindStats(rpc::Program& p) {
     }
     GetAllDomainStatsRet r;
     for (auto& v : doms) {
-      if (!passesFilter(v, a.flags & 0xffu)) continue;
+      auto never = [] { return false; };  // not among bits 0-7
+      if (!matchesListFilter(v, a.flags & 0xffu, never, never)) continue;
       // iothread, dirtyrate and vm come from a running QEMU.
       const unsigned supported = v.active() ? kAllGroups : kAllGroups & ~(kStatsIothread | kStatsDirtyRate | kStatsVm);
       unsigned groups = a.stats ? a.stats : supported;
